@@ -1,0 +1,34 @@
+//go:build !race
+
+package collect_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestParseAllocs pins the allocations of a parse into a reused Beacon: the
+// edge's hot path must not allocate per beacon once warm.
+func TestParseAllocs(t *testing.T) {
+	p := newParser(t)
+	for _, tt := range []struct {
+		name string
+		body []byte
+	}{
+		{"1 event", benchBeacon1},
+		{"5 events", benchBeacon5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := p.Acquire()
+			defer p.Release(b)
+			require.NoError(t, p.Parse(b, tt.body, testNow)) // warm the arenas
+			allocs := testing.AllocsPerRun(200, func() {
+				if err := p.Parse(b, tt.body, testNow); err != nil {
+					t.Fatal(err)
+				}
+			})
+			require.Zero(t, allocs)
+		})
+	}
+}
