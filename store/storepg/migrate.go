@@ -1,0 +1,251 @@
+package storepg
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jaraba/pixelgw/store"
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// migration is one numbered schema step.
+type migration struct {
+	version int
+	name    string
+	up      string
+	down    string
+}
+
+// migrations reads the embedded files, sorted by version.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migration")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read embedded migrations: %w", err)
+	}
+	byVersion := map[int]*migration{}
+	for _, e := range entries {
+		name := e.Name()
+		var dir string
+		switch {
+		case strings.HasSuffix(name, ".up.sql"):
+			dir = "up"
+		case strings.HasSuffix(name, ".down.sql"):
+			dir = "down"
+		default:
+			continue
+		}
+		num, rest, ok := strings.Cut(name, "_")
+		if !ok {
+			return nil, fmt.Errorf("cannot parse migration file name %q", name)
+		}
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("cannot parse migration version of %q", name)
+		}
+		body, err := fs.ReadFile(migrationFS, "migration/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read migration %q: %w", name, err)
+		}
+		m := byVersion[v]
+		if m == nil {
+			m = &migration{version: v, name: strings.TrimSuffix(strings.TrimSuffix(rest, ".up.sql"), ".down.sql")}
+			byVersion[v] = m
+		}
+		if dir == "up" {
+			m.up = string(body)
+		} else {
+			m.down = string(body)
+		}
+	}
+	out := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		if m.up == "" {
+			return nil, fmt.Errorf("migration %03d has no up file", m.version)
+		}
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	return out, nil
+}
+
+// lockSQL serializes schema changes per schema across every instance, for
+// the length of the transaction.
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtext('pixelgw.migrate.' || current_schema()))`
+
+const createMigrationsSQL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+// Migrate applies every pending migration in one transaction and returns
+// the versions applied (none if the schema is current).
+func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []int
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockSQL); err != nil {
+			return fmt.Errorf("cannot lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, createMigrationsSQL); err != nil {
+			return fmt.Errorf("cannot create schema_migrations: %w", err)
+		}
+		done, err := appliedVersions(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if done[m.version] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.up); err != nil {
+				return fmt.Errorf("cannot apply migration %03d_%s: %w", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+				return fmt.Errorf("cannot record migration %03d: %w", m.version, err)
+			}
+			applied = append(applied, m.version)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot migrate: %w", err)
+	}
+	return applied, nil
+}
+
+// MigrateDown reverts applied migrations newer than target (0 reverts
+// everything), newest first, in one transaction, and returns the versions
+// reverted.
+func (s *Store) MigrateDown(ctx context.Context, target int) ([]int, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var reverted []int
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockSQL); err != nil {
+			return fmt.Errorf("cannot lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, createMigrationsSQL); err != nil {
+			return fmt.Errorf("cannot create schema_migrations: %w", err)
+		}
+		done, err := appliedVersions(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, m := range slices.Backward(ms) {
+			if m.version <= target || !done[m.version] {
+				continue
+			}
+			if m.down == "" {
+				return fmt.Errorf("migration %03d has no down file", m.version)
+			}
+			if _, err := tx.Exec(ctx, m.down); err != nil {
+				return fmt.Errorf("cannot revert migration %03d_%s: %w", m.version, m.name, err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM schema_migrations WHERE version = $1`, m.version); err != nil {
+				return fmt.Errorf("cannot unrecord migration %03d: %w", m.version, err)
+			}
+			reverted = append(reverted, m.version)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot migrate down: %w", err)
+	}
+	return reverted, nil
+}
+
+func appliedVersions(ctx context.Context, tx pgx.Tx) (map[int]bool, error) {
+	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	done := make(map[int]bool, len(vs))
+	for _, v := range vs {
+		done[int(v)] = true
+	}
+	return done, nil
+}
+
+// SchemaVersion returns the newest applied migration (0 for an empty
+// database) and the newest embedded one.
+func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int, err error) {
+	ms, err := migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	done, err := s.readApplied(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for v := range done {
+		applied = max(applied, v)
+	}
+	return applied, latest, nil
+}
+
+// CheckSchema returns an error wrapping store.ErrSchemaOutdated when
+// migrations are pending.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	done, err := s.readApplied(ctx)
+	if err != nil {
+		return err
+	}
+	var pending []string
+	for _, m := range ms {
+		if !done[m.version] {
+			pending = append(pending, fmt.Sprintf("%03d_%s", m.version, m.name))
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("pending migrations %s: %w", strings.Join(pending, ", "), store.ErrSchemaOutdated)
+	}
+	return nil
+}
+
+// readApplied lists applied versions; none if schema_migrations is absent.
+func (s *Store) readApplied(ctx context.Context) (map[int]bool, error) {
+	var done map[int]bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			done = map[int]bool{}
+			return nil
+		}
+		var err error
+		done, err = appliedVersions(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read schema version: %w", err)
+	}
+	return done, nil
+}

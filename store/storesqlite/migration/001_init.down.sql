@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS consent_ip;
+DROP TABLE IF EXISTS consent_record;
+DROP TABLE IF EXISTS platform_response;
+DROP TABLE IF EXISTS delivery_outcome;
+DROP TABLE IF EXISTS tracking_event;
+DROP TABLE IF EXISTS api_key;
+DROP TABLE IF EXISTS cookie_key;
+DROP TABLE IF EXISTS tracking_pixel;
+DROP TABLE IF EXISTS tenant_domain;
+DROP TABLE IF EXISTS tenant;
+DROP TABLE IF EXISTS config_version;

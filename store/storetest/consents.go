@@ -1,0 +1,155 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/jaraba/pixelgw/store"
+)
+
+func sampleConsent(tenantID, visitorID string, at time.Time) store.ConsentRecord {
+	return store.ConsentRecord{
+		ID:            uuid.NewString(),
+		TenantID:      tenantID,
+		VisitorID:     visitorID,
+		Analytics:     true,
+		Marketing:     false,
+		Functional:    true,
+		PolicyVersion: "2026-01",
+		Source:        store.ConsentSourceBanner,
+		CreatedAt:     at,
+	}
+}
+
+func requireSameConsent(t *testing.T, want, got store.ConsentRecord, msgAndArgs ...any) {
+	t.Helper()
+	requireTime(t, want.CreatedAt, got.CreatedAt, msgAndArgs...)
+	want.CreatedAt, got.CreatedAt = time.Time{}, time.Time{}
+	require.Equal(t, want, got, msgAndArgs...)
+}
+
+func exerciseConsents(t *testing.T, open func(t *testing.T) Store) {
+	subtests(t, open, map[string]func(t *testing.T, s Store){
+		"HistoryAndLatest": func(t *testing.T, s Store) {
+			a := NewTenant(t, s)
+			now := time.Now().UTC()
+			visitor := uuid.NewString()
+			r1 := sampleConsent(a.ID, visitor, now.Add(-2*time.Hour))
+			r2 := sampleConsent(a.ID, visitor, now.Add(-time.Hour))
+			r2.Marketing = true
+			r2.Source = store.ConsentSourceAPI
+			r3 := sampleConsent(a.ID, visitor, now) // revocation
+			r3.Analytics, r3.Marketing, r3.Functional = false, false, false
+			r3.PolicyVersion = "2026-02"
+			for _, r := range []store.ConsentRecord{r1, r2, r3} {
+				got, err := s.AppendConsent(ctx(t), r, "198.51.100.4")
+				require.NoError(t, err)
+				requireSameConsent(t, r, got)
+			}
+			hist, err := s.ConsentHistory(ctx(t), a.ID, visitor)
+			require.NoError(t, err)
+			require.Len(t, hist, 3)
+			for i, want := range []store.ConsentRecord{r1, r2, r3} {
+				requireSameConsent(t, want, hist[i])
+			}
+			latest, err := s.LatestConsent(ctx(t), a.ID, visitor)
+			require.NoError(t, err)
+			requireSameConsent(t, r3, latest)
+		},
+		"AssignsIDAndTime": func(t *testing.T, s Store) {
+			a := NewTenant(t, s)
+			r := sampleConsent(a.ID, uuid.NewString(), time.Time{})
+			r.ID = ""
+			got, err := s.AppendConsent(ctx(t), r, "")
+			require.NoError(t, err)
+			_, err = uuid.Parse(got.ID)
+			require.NoError(t, err, "driver assigns a UUID")
+			requireRecent(t, got.CreatedAt)
+			latest, err := s.LatestConsent(ctx(t), a.ID, r.VisitorID)
+			require.NoError(t, err)
+			requireSameConsent(t, got, latest)
+		},
+		"NotFound": func(t *testing.T, s Store) {
+			a := NewTenant(t, s)
+			_, err := s.LatestConsent(ctx(t), a.ID, "nobody")
+			require.ErrorIs(t, err, store.ErrNotFound)
+			hist, err := s.ConsentHistory(ctx(t), a.ID, "nobody")
+			require.NoError(t, err)
+			require.Empty(t, hist)
+		},
+		"TenantIsolation": func(t *testing.T, s Store) {
+			a, b := NewTenant(t, s), NewTenant(t, s)
+			now := time.Now().UTC()
+			shared := uuid.NewString()
+			onlyA := uuid.NewString()
+			ra := sampleConsent(a.ID, shared, now.Add(-time.Minute))
+			rb := sampleConsent(b.ID, shared, now)
+			rb.Marketing = true
+			rOnlyA := sampleConsent(a.ID, onlyA, now)
+			for _, r := range []store.ConsentRecord{ra, rb, rOnlyA} {
+				_, err := s.AppendConsent(ctx(t), r, "")
+				require.NoError(t, err)
+			}
+
+			latest, err := s.LatestConsent(ctx(t), a.ID, shared)
+			require.NoError(t, err)
+			requireSameConsent(t, ra, latest, "B's newer decision must not leak into A")
+			hist, err := s.ConsentHistory(ctx(t), a.ID, shared)
+			require.NoError(t, err)
+			require.Len(t, hist, 1)
+			requireSameConsent(t, ra, hist[0])
+
+			_, err = s.LatestConsent(ctx(t), b.ID, onlyA)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			hist, err = s.ConsentHistory(ctx(t), b.ID, onlyA)
+			require.NoError(t, err)
+			require.Empty(t, hist)
+		},
+		"PurgeIPs": func(t *testing.T, s Store) {
+			a, b := NewTenant(t, s), NewTenant(t, s)
+			now := time.Now().UTC()
+			cutoff := now.Add(-30 * 24 * time.Hour)
+			visitor := uuid.NewString()
+			type rec struct {
+				r  store.ConsentRecord
+				ip string
+			}
+			recs := []rec{
+				{sampleConsent(a.ID, visitor, cutoff.Add(-3*time.Hour)), "192.0.2.1"},
+				{sampleConsent(a.ID, visitor, cutoff.Add(-2*time.Hour)), ""},
+				{sampleConsent(b.ID, visitor, cutoff.Add(-time.Hour)), "2001:db8::1"},
+				{sampleConsent(a.ID, visitor, cutoff.Add(time.Hour)), "192.0.2.2"},
+			}
+			for _, x := range recs {
+				_, err := s.AppendConsent(ctx(t), x.r, x.ip)
+				require.NoError(t, err)
+			}
+			before, err := s.ConsentHistory(ctx(t), a.ID, visitor)
+			require.NoError(t, err)
+
+			n, err := s.PurgeConsentIPs(ctx(t), cutoff)
+			require.NoError(t, err)
+			require.EqualValues(t, 2, n)
+
+			after, err := s.ConsentHistory(ctx(t), a.ID, visitor)
+			require.NoError(t, err)
+			require.Equal(t, len(before), len(after))
+			for i := range before {
+				requireSameConsent(t, before[i], after[i])
+			}
+			latest, err := s.LatestConsent(ctx(t), b.ID, visitor)
+			require.NoError(t, err)
+			requireSameConsent(t, recs[2].r, latest)
+
+			n, err = s.PurgeConsentIPs(ctx(t), cutoff)
+			require.NoError(t, err)
+			require.Zero(t, n, "a second purge finds nothing")
+			n, err = s.PurgeConsentIPs(ctx(t), now.Add(time.Hour))
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n, "the fresh IP goes with a later cutoff")
+		},
+	})
+}
