@@ -1,0 +1,238 @@
+package admin
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jaraba/pixelgw/store"
+)
+
+// world is two tenants, each with a pixel, an API key and a domain.
+type world struct {
+	e                *env
+	a, b             store.Tenant
+	aTok, bTok       string
+	aPixel, bPixel   PixelView
+	aKey, bKey       APIKeyView
+	aHost, bHost     string
+	bSecretFragments []string // strings that must never reach A
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	e := newEnv(t)
+	w := &world{e: e, a: e.mustTenant("tenant-a"), b: e.mustTenant("tenant-b")}
+	w.aTok, w.bTok = e.token(RoleAdmin, w.a.ID), e.token(RoleAdmin, w.b.ID)
+	op := e.token(RoleOperator, "")
+
+	r := e.do("POST", "/api/v1/tracking/pixels", w.aTok, googlePixel)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	w.aPixel = decode[PixelView](t, r)
+	r = e.do("POST", "/api/v1/tracking/pixels", w.bTok, metaPixel)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	w.bPixel = decode[PixelView](t, r)
+
+	r = e.do("POST", "/api/v1/api-keys", w.aTok, `{"name":"a-backend"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	w.aKey = decode[APIKeyView](t, r)
+	r = e.do("POST", "/api/v1/api-keys", w.bTok, `{"name":"b-backend"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	w.bKey = decode[APIKeyView](t, r)
+
+	w.aHost, w.bHost = "t.tenant-a.example", "t.tenant-b.example"
+	r = e.do("POST", "/api/v1/tenants/"+w.a.ID+"/domains", op, `{"hostname":"`+w.aHost+`"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	r = e.do("POST", "/api/v1/tenants/"+w.b.ID+"/domains", op, `{"hostname":"`+w.bHost+`"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+
+	w.bSecretFragments = []string{w.b.ID, w.b.Slug, w.bPixel.UUID, w.bPixel.PixelID, w.bKey.ID, w.bKey.Prefix, "b-backend", w.bHost}
+	return w
+}
+
+// requireSame checks two answers are identical but for the request id.
+func requireSame(t *testing.T, want, got reply) {
+	t.Helper()
+	require.Equal(t, want.status, got.status)
+	require.Equal(t, want.body, got.body)
+	wh, gh := want.header.Clone(), got.header.Clone()
+	wh.Del("X-Request-Id")
+	gh.Del("X-Request-Id")
+	require.Equal(t, wh, gh)
+}
+
+// requireNoLeak checks an answer to A mentions nothing of B.
+func (w *world) requireNoLeak(t *testing.T, r reply) {
+	t.Helper()
+	for _, f := range w.bSecretFragments {
+		require.NotContains(t, r.body, f)
+	}
+}
+
+// bView is B's state as B sees it, to check A changed nothing.
+func (w *world) bView(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{"/api/v1/tenant", "/api/v1/domains", "/api/v1/tracking/pixels", "/api/v1/api-keys"} {
+		r := w.e.do("GET", p, w.bTok, "")
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		b.WriteString(r.body)
+	}
+	return b.String()
+}
+
+// TestTenantIsolation: for every route, tenant A's token never reads,
+// changes, lists or learns of tenant B's objects; B's objects answer like
+// absent ones, byte for byte. The table must cover routes() exactly.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	e := w.e
+	absent := randomUUID()
+
+	// forEachID sends the same request naming B's object and an absent
+	// one and requires identical answers.
+	sameAsAbsent := func(t *testing.T, method, pathB, pathAbsent, body string) reply {
+		t.Helper()
+		before := w.bView(t)
+		rb := e.do(method, pathB, w.aTok, body)
+		ra := e.do(method, pathAbsent, w.aTok, body)
+		requireSame(t, ra, rb)
+		require.Equal(t, before, w.bView(t), "A changed B")
+		w.requireNoLeak(t, rb)
+		return rb
+	}
+	// operatorOnly: a tenant token cannot reach an operator route, whether
+	// it names B, A itself or nothing that exists.
+	operatorOnly := func(method, suffix, body string) func(t *testing.T) {
+		return func(t *testing.T) {
+			r := sameAsAbsent(t, method, strings.ReplaceAll(suffix, "{id}", w.b.ID), strings.ReplaceAll(suffix, "{id}", absent), body)
+			require.Equal(t, http.StatusForbidden, r.status)
+			own := e.do(method, strings.ReplaceAll(suffix, "{id}", w.a.ID), w.aTok, body)
+			requireSame(t, r, own)
+		}
+	}
+
+	cases := map[string]func(t *testing.T){
+		"GET /api/v1/openapi.json": func(t *testing.T) {
+			r := e.do("GET", "/api/v1/openapi.json", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status)
+			w.requireNoLeak(t, r)
+		},
+		"GET /api/v1/tenants":                            operatorOnly("GET", "/api/v1/tenants", ""),
+		"POST /api/v1/tenants":                           operatorOnly("POST", "/api/v1/tenants", `{"slug":"tenant-b","name":"x"}`),
+		"GET /api/v1/tenants/{id}":                       operatorOnly("GET", "/api/v1/tenants/{id}", ""),
+		"PATCH /api/v1/tenants/{id}":                     operatorOnly("PATCH", "/api/v1/tenants/{id}", `{"name":"pwned"}`),
+		"DELETE /api/v1/tenants/{id}":                    operatorOnly("DELETE", "/api/v1/tenants/{id}", ""),
+		"GET /api/v1/tenants/{id}/domains":               operatorOnly("GET", "/api/v1/tenants/{id}/domains", ""),
+		"POST /api/v1/tenants/{id}/domains":              operatorOnly("POST", "/api/v1/tenants/{id}/domains", `{"hostname":"evil.example.com"}`),
+		"DELETE /api/v1/tenants/{id}/domains/{hostname}": operatorOnly("DELETE", "/api/v1/tenants/{id}/domains/"+w.bHost, ""),
+		"POST /api/v1/tenants/{id}/cookie-keys/rotate":   operatorOnly("POST", "/api/v1/tenants/{id}/cookie-keys/rotate", ""),
+		"GET /api/v1/tenant": func(t *testing.T) {
+			r := e.do("GET", "/api/v1/tenant", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status)
+			require.Equal(t, w.a.ID, decode[TenantView](t, r).ID)
+			w.requireNoLeak(t, r)
+		},
+		"PATCH /api/v1/tenant": func(t *testing.T) {
+			before := w.bView(t)
+			// The tenant cannot be named in the body.
+			r := e.do("PATCH", "/api/v1/tenant", w.aTok, `{"id":"`+w.b.ID+`","name":"pwned"}`)
+			require.Equal(t, http.StatusBadRequest, r.status, r.body)
+			r = e.do("PATCH", "/api/v1/tenant", w.aTok, `{"name":"A renamed"}`)
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			require.Equal(t, w.a.ID, decode[TenantView](t, r).ID)
+			require.Equal(t, before, w.bView(t))
+			w.requireNoLeak(t, r)
+		},
+		"GET /api/v1/domains": func(t *testing.T) {
+			r := e.do("GET", "/api/v1/domains", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status)
+			ds := decode[map[string][]DomainView](t, r)["domains"]
+			require.Len(t, ds, 1)
+			require.Equal(t, w.aHost, ds[0].Hostname)
+			w.requireNoLeak(t, r)
+		},
+		"GET /api/v1/tracking/pixels": func(t *testing.T) {
+			r := e.do("GET", "/api/v1/tracking/pixels", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status)
+			ps := decode[map[string][]PixelView](t, r)["pixels"]
+			require.True(t, slices.ContainsFunc(ps, func(p PixelView) bool { return p.UUID == w.aPixel.UUID }))
+			w.requireNoLeak(t, r)
+		},
+		"POST /api/v1/tracking/pixels": func(t *testing.T) {
+			before := w.bView(t)
+			// The tenant cannot be named in the body.
+			r := e.do("POST", "/api/v1/tracking/pixels", w.aTok, `{"tenant_id":"`+w.b.ID+`","platform":"tiktok","pixel_id":"ABCDEFGHIJKLMNOPQRST","credentials":{"access_token":"x"}}`)
+			require.Equal(t, http.StatusBadRequest, r.status, r.body)
+			// B's platform+pixel_id is free in A: no conflict reveals B.
+			r = e.do("POST", "/api/v1/tracking/pixels", w.aTok, metaPixel)
+			require.Equal(t, http.StatusCreated, r.status, r.body)
+			require.Equal(t, before, w.bView(t))
+			require.NotContains(t, r.body, w.bPixel.UUID)
+		},
+		"GET /api/v1/tracking/pixels/{uuid}": func(t *testing.T) {
+			r := sameAsAbsent(t, "GET", "/api/v1/tracking/pixels/"+w.bPixel.UUID, "/api/v1/tracking/pixels/"+absent, "")
+			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"PATCH /api/v1/tracking/pixels/{uuid}": func(t *testing.T) {
+			r := sameAsAbsent(t, "PATCH", "/api/v1/tracking/pixels/"+w.bPixel.UUID, "/api/v1/tracking/pixels/"+absent, `{"is_active":false}`)
+			require.Equal(t, http.StatusNotFound, r.status)
+			// Also with a body that would fail validation.
+			sameAsAbsent(t, "PATCH", "/api/v1/tracking/pixels/"+w.bPixel.UUID, "/api/v1/tracking/pixels/"+absent, `{"pixel_id":"bad"}`)
+		},
+		"DELETE /api/v1/tracking/pixels/{uuid}": func(t *testing.T) {
+			r := sameAsAbsent(t, "DELETE", "/api/v1/tracking/pixels/"+w.bPixel.UUID, "/api/v1/tracking/pixels/"+absent, "")
+			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"GET /api/v1/api-keys": func(t *testing.T) {
+			r := e.do("GET", "/api/v1/api-keys", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status)
+			ks := decode[map[string][]APIKeyView](t, r)["api_keys"]
+			require.True(t, slices.ContainsFunc(ks, func(k APIKeyView) bool { return k.ID == w.aKey.ID }))
+			w.requireNoLeak(t, r)
+		},
+		"POST /api/v1/api-keys": func(t *testing.T) {
+			before := w.bView(t)
+			r := e.do("POST", "/api/v1/api-keys", w.aTok, `{"name":"b-backend"}`)
+			require.Equal(t, http.StatusCreated, r.status, r.body)
+			require.Equal(t, before, w.bView(t))
+		},
+		"DELETE /api/v1/api-keys/{id}": func(t *testing.T) {
+			r := sameAsAbsent(t, "DELETE", "/api/v1/api-keys/"+w.bKey.ID, "/api/v1/api-keys/"+absent, "")
+			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"POST /api/v1/cookie-keys/rotate": func(t *testing.T) {
+			bKeys, err := e.st.ListCookieKeys(t.Context(), w.b.ID)
+			require.NoError(t, err)
+			r := e.do("POST", "/api/v1/cookie-keys/rotate", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			after, err := e.st.ListCookieKeys(t.Context(), w.b.ID)
+			require.NoError(t, err)
+			require.Equal(t, bKeys, after)
+			for _, k := range bKeys {
+				require.NotContains(t, r.body, k.KeyID)
+			}
+		},
+	}
+
+	var all []string
+	for _, rt := range e.api.routes() {
+		all = append(all, rt.method+" "+rt.pattern)
+	}
+	var covered []string
+	for k := range cases {
+		covered = append(covered, k)
+	}
+	slices.Sort(all)
+	slices.Sort(covered)
+	require.Equal(t, all, covered, "every route needs an isolation case")
+
+	// Sequential: the cases share one world and compare B's state.
+	for _, name := range covered {
+		t.Run(name, cases[name])
+	}
+}
