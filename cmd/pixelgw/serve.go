@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/configs"
+	"github.com/jaraba/pixelgw/internal/ops"
+	"github.com/jaraba/pixelgw/proxy"
+	"github.com/jaraba/pixelgw/store/storepg"
+)
+
+// component is anything with a start/stop lifecycle.
+type component struct {
+	name  string
+	start func(context.Context) error
+	stop  func(context.Context) error
+}
+
+func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
+	fs, cfgPath := newFlags("serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, env)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs until ctx is cancelled, then shuts down in reverse order. ready
+// (if not nil) receives the bound addresses once every listener is up.
+func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func(addrs map[string]string)) error {
+	kr, err := newKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CheckSchema(ctx); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	if pg, ok := st.(*storepg.Store); ok {
+		now := time.Now().UTC()
+		if _, err := pg.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {
+			return fmt.Errorf("cannot create audit partitions: %w", err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	api, err := admin.New(cfg.API, admin.Deps{Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api"))})
+	if err != nil {
+		return err
+	}
+	apiSrv := admin.NewServer(cfg.API, api, log.With(slog.String("component", "api")))
+	edge := proxy.New(proxy.Config{Listen: cfg.Edge.Listen}, log.With(slog.String("component", "edge")), st.Ping)
+	opsSrv := ops.New(ops.Options{
+		Listen:   cfg.Ops.Listen,
+		Registry: reg,
+		Checks:   []ops.Check{{Name: "store", Func: st.Ping}},
+		Logger:   log,
+	})
+
+	comps := []component{
+		{"ops", opsSrv.Start, opsSrv.Stop},
+		{"edge", edge.Start, edge.Stop},
+		{"api", apiSrv.Start, apiSrv.Stop},
+	}
+	started := 0
+	var runErr error
+	for _, c := range comps {
+		if err := c.start(ctx); err != nil {
+			runErr = fmt.Errorf("cannot start %s: %w", c.name, err)
+			break
+		}
+		started++
+	}
+	if runErr == nil {
+		log.Info("pixelgw started",
+			slog.String("mode", string(cfg.Mode)),
+			slog.String("edge", edge.Addr().String()),
+			slog.String("api", apiSrv.Addr()),
+			slog.String("ops", opsSrv.Addr()))
+		if ready != nil {
+			ready(map[string]string{"edge": edge.Addr().String(), "api": apiSrv.Addr(), "ops": opsSrv.Addr()})
+		}
+		<-ctx.Done()
+		log.Info("shutting down", slog.Duration("ready_delay", cfg.Shutdown.ReadyDelay))
+		opsSrv.SetDraining()
+		edge.SetDraining()
+		time.Sleep(cfg.Shutdown.ReadyDelay)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+	defer cancel()
+	var errs []error
+	for i := started - 1; i >= 0; i-- {
+		if err := comps[i].stop(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("cannot stop %s: %w", comps[i].name, err))
+		}
+	}
+	if runErr != nil {
+		return errors.Join(append([]error{runErr}, errs...)...)
+	}
+	log.Info("pixelgw stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/configs"
+	"github.com/jaraba/pixelgw/internal/logging"
+	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/secret"
+	"github.com/jaraba/pixelgw/store/storepg"
+	"github.com/jaraba/pixelgw/store/storesqlite"
+)
+
+// Files that dev mode keeps in data_dir.
+const (
+	devMasterKeyFile = "dev-master.key"
+	devJWTKeyFile    = "dev-jwt.key"
+	devJWTKeyID      = "dev"
+)
+
+// fullStore is what a driver provides.
+type fullStore interface {
+	store.Store
+	store.Migrator
+}
+
+// loadConfig loads and validates the configuration, filling in dev keys
+// when dev mode asks for them.
+func loadConfig(path string, env []string) (configs.Config, error) {
+	cfg, err := configs.Load(path, env)
+	if err != nil {
+		return configs.Config{}, err
+	}
+	if cfg.Dev && cfg.Mode == configs.ModeEmbedded {
+		if err := fillDevKeys(&cfg); err != nil {
+			return configs.Config{}, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return configs.Config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+// fillDevKeys reads, or generates once, a master key and an HS256 JWT key
+// in data_dir, for whichever of the two the configuration leaves empty.
+func fillDevKeys(cfg *configs.Config) error {
+	if cfg.Secrets.MasterKey == "" {
+		k, err := devKey(filepath.Join(cfg.DataDir, devMasterKeyFile))
+		if err != nil {
+			return err
+		}
+		cfg.Secrets.MasterKey = k
+	}
+	if len(cfg.API.JWT.Keys) == 0 {
+		k, err := devKey(filepath.Join(cfg.DataDir, devJWTKeyFile))
+		if err != nil {
+			return err
+		}
+		cfg.API.JWT.Keys = []admin.JWTKey{{KID: devJWTKeyID, Alg: "HS256", Secret: k}}
+	}
+	return nil
+}
+
+// devKey returns the base64 key stored at path, creating it (32 random
+// bytes, mode 0600) on first use.
+func devKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("cannot read dev key %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("cannot create data directory: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("cannot generate dev key: %w", err)
+	}
+	k := base64.StdEncoding.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("cannot create dev key %s: %w", path, err)
+	}
+	_, werr := f.WriteString(k + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("cannot write dev key %s: %w", path, werr)
+	}
+	return k, nil
+}
+
+func newLogger(cfg configs.Config, w io.Writer) (*slog.Logger, error) {
+	return logging.New(w, cfg.Log.Level, cfg.Log.Format)
+}
+
+func newKeyring(cfg configs.Config) (*secret.Keyring, error) {
+	active, keys, err := cfg.MasterKeys()
+	if err != nil {
+		return nil, err
+	}
+	kr, err := secret.NewKeyring(active, keys)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	return kr, nil
+}
+
+// openStore opens the driver the mode selects. It does not migrate.
+func openStore(ctx context.Context, cfg configs.Config) (fullStore, error) {
+	switch cfg.Mode {
+	case configs.ModeScaled:
+		s, err := storepg.OpenConfig(ctx, storepg.Config{
+			DSN:      cfg.Database.PostgresDSN,
+			MaxConns: int32(cfg.Database.MaxConns),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot open postgres: %s", logging.SanitizeError(err))
+		}
+		return s, nil
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Database.SQLitePath), 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create data directory: %w", err)
+		}
+		s, err := storesqlite.Open(ctx, cfg.Database.SQLitePath)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open sqlite %s: %w", cfg.Database.SQLitePath, err)
+		}
+		return s, nil
+	}
+}
+
+// hs256Key picks the key `pixelgw token` signs with: the named kid, or the
+// first HS256 key.
+func hs256Key(cfg configs.Config, kid string) (admin.JWTKey, error) {
+	for _, k := range cfg.API.JWT.Keys {
+		if k.Alg == "HS256" && (kid == "" || k.KID == kid) {
+			return k, nil
+		}
+	}
+	if kid != "" {
+		return admin.JWTKey{}, fmt.Errorf("api.jwt.keys: no HS256 key with kid %q", kid)
+	}
+	return admin.JWTKey{}, errors.New("api.jwt.keys: no HS256 key to sign with (RS256/EdDSA keys are verification-only; sign those tokens with your identity provider)")
+}
