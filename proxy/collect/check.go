@@ -9,11 +9,15 @@ import "bytes"
 // whole body is exact.
 func validEscapes(b []byte) bool {
 	for {
-		i := bytes.IndexByte(b, '\\')
-		if i < 0 {
-			return true
+		// Runs of escapes skip the IndexByte call overhead.
+		if len(b) == 0 || b[0] != '\\' {
+			i := bytes.IndexByte(b, '\\')
+			if i < 0 {
+				return true
+			}
+			b = b[i:]
 		}
-		b = b[i+1:]
+		b = b[1:]
 		if len(b) == 0 {
 			return false
 		}
@@ -308,51 +312,93 @@ func validFBC(s []byte) bool {
 	return ok && validClickID(rest)
 }
 
-// tooManyEvents reports whether the top-level "events" array of body has
-// more than maxEvents elements, by scanning bytes without building
-// anything: a 30 KB beacon of 10,000 empty events is rejected without
-// paying for a parse tree. It is exact for valid JSON; for invalid JSON its
-// answer does not matter (the parser rejects the body either way, and both
-// outcomes are a 400).
-func tooManyEvents(b []byte, maxEvents int) bool {
-	depth, count := 0, 0
+// maxDepth bounds nesting before the parser runs. A valid beacon nests 6
+// deep (beacon, events, event, props, array, item); a little slack keeps
+// the precise ErrInvalidProps for near misses, while a body of 300 "["
+// never reaches the parser (fastjson's depth error costs O(depth²)).
+const maxDepth = 8
+
+// prescan walks body's structure without building anything, so hostile
+// bodies are rejected before the parser builds a tree for them. It reports
+// nesting deeper than maxDepth, a top-level "events" array of more than
+// maxEvents elements (10,000 empty events), and any other array or object
+// of more than maxWidth elements (no valid beacon has one anywhere). It is
+// exact for valid JSON; for invalid JSON its answer does not matter (the
+// parser rejects the body either way, and every outcome is a 400).
+func prescan(b []byte, maxEvents, maxWidth int) prescanResult {
+	var width [maxDepth + 1]int
+	depth := 0
 	pending, inEvents := false, false
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			j := i + 1
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
-				return false
+			j, ok := stringEnd(b, i)
+			if !ok {
+				return prescanOK
 			}
 			pending = depth == 1 && string(b[i+1:j]) == "events"
 			i = j
 		case '{', '[':
 			depth++
+			if depth > maxDepth {
+				return prescanTooDeep
+			}
+			width[depth] = 0
 			if b[i] == '[' && depth == 2 && pending {
-				inEvents, count = true, 0
+				inEvents = true
 			}
 			pending = false
 		case '}', ']':
-			if inEvents && depth == 2 {
-				return false
+			if depth == 2 {
+				inEvents = false
 			}
-			depth--
+			if depth > 0 {
+				depth--
+			}
 			pending = false
 		case ',':
 			pending = false
-			if inEvents && depth == 2 {
-				count++
-				if count >= maxEvents {
-					return true
-				}
+			if depth == 0 {
+				continue
+			}
+			width[depth]++
+			switch {
+			case inEvents && depth == 2 && width[depth] >= maxEvents:
+				return prescanTooManyEvents
+			case width[depth] >= maxWidth:
+				return prescanTooWide
 			}
 		}
 	}
-	return false
+	return prescanOK
+}
+
+type prescanResult uint8
+
+const (
+	prescanOK prescanResult = iota
+	prescanTooDeep
+	prescanTooManyEvents
+	prescanTooWide
+)
+
+// stringEnd returns the index of the quote closing the string that opens
+// at b[start].
+func stringEnd(b []byte, start int) (int, bool) {
+	j := start + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		j += k
+		n := 0
+		for m := j - 1; m > start && b[m] == '\\'; m-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j, true
+		}
+		j++
+	}
 }

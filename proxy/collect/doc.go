@@ -86,6 +86,11 @@
 // is an *Error naming the rule, the event index and a constant field path,
 // never the offending content; StatusCode maps it to 413 or 400.
 //
+// Hostile shapes are rejected by a byte scan before the JSON parser builds
+// anything: nesting deeper than 8 levels (ErrMalformed), an "events" array
+// longer than MaxEvents (ErrTooManyEvents), and any other array or object
+// wider than twice the widest limit (ErrInvalidProps, Event -1).
+//
 // Two events of one beacon with the same name and id are both returned:
 // deduplication belongs to the enqueue seam.
 //

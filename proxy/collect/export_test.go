@@ -1,4 +1,6 @@
 package collect
 
 // TooManyEvents exposes the pre-parse event counter to the external tests.
-var TooManyEvents = tooManyEvents
+func TooManyEvents(b []byte, maxEvents int) bool {
+	return prescan(b, maxEvents, 1<<30) == prescanTooManyEvents
+}

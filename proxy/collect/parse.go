@@ -13,17 +13,13 @@ import (
 	"github.com/jaraba/pixelgw/platforms"
 )
 
-// preScanBytes is the body size above which Parse counts the events with a
-// byte scan before parsing: below it a flood of tiny events costs little to
-// parse, above it the scan is cheap next to the parse it may avoid.
-const preScanBytes = 4 << 10
-
 // Parser parses and validates beacons against fixed Limits, and pools
 // Beacons so a steady stream of parses does not allocate. It is safe for
 // concurrent use; each Beacon is used by one goroutine at a time.
 type Parser struct {
-	lim  Limits
-	pool sync.Pool
+	lim      Limits
+	maxWidth int // widest array or object a valid beacon can hold
+	pool     sync.Pool
 }
 
 // NewParser returns a Parser for lim (see DefaultLimits).
@@ -31,7 +27,10 @@ func NewParser(lim Limits) (*Parser, error) {
 	if err := lim.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create beacon parser: %w", err)
 	}
-	return &Parser{lim: lim}, nil
+	// 16 covers the fixed objects: top level, event, user, ids, consent.
+	// Twice the widest limit keeps precise errors for near misses.
+	maxWidth := 2 * max(16, lim.MaxEvents, lim.MaxProps, lim.MaxArrayLen, lim.MaxItemFields)
+	return &Parser{lim: lim, maxWidth: maxWidth}, nil
 }
 
 // Limits returns the limits the Parser enforces.
@@ -67,16 +66,19 @@ func (p *Parser) Parse(dst *Beacon, body []byte, now time.Time) error {
 	if len(body) == 0 || !utf8.Valid(body) || !validEscapes(body) {
 		return &Error{Kind: ErrMalformed, Event: -1}
 	}
-	if len(body) > preScanBytes && tooManyEvents(body, p.lim.MaxEvents) {
+	switch prescan(body, p.lim.MaxEvents, p.maxWidth) {
+	case prescanTooDeep:
+		return &Error{Kind: ErrMalformed, Event: -1}
+	case prescanTooManyEvents:
 		return &Error{Kind: ErrTooManyEvents, Event: -1, Field: "events"}
+	case prescanTooWide:
+		// Only props (and their arrays and items) may hold many elements;
+		// anywhere else a wide container is a wrong type or unknown keys.
+		return &Error{Kind: ErrInvalidProps, Event: -1, Field: "props"}
 	}
 	err := p.parse(dst, body, now)
 	if err != nil {
 		dst.Reset()
-		// A rejected body may have grown the JSON parser's value cache far
-		// beyond what valid beacons need (a 32 KB array of zeros is ~16k
-		// values); drop it rather than keep that memory in the pool.
-		dst.jp = fastjson.Parser{}
 	}
 	return err
 }

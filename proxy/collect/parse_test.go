@@ -268,6 +268,8 @@ func TestParseInvalid(t *testing.T) {
 		{"prop nested object", beacon(ev(`"props":{"a":{"b":1}}`)), collect.ErrInvalidProps, 0, "props"},
 		{"prop nested array", beacon(ev(`"props":{"a":[[1]]}`)), collect.ErrInvalidProps, 0, "props"},
 		{"prop array too long", beacon(ev(`"props":{"a":[` + strings.TrimSuffix(strings.Repeat("1,", 51), ",") + `]}`)), collect.ErrInvalidProps, 0, "props"},
+		{"prop array very long", beacon(ev(`"props":{"a":[` + strings.TrimSuffix(strings.Repeat("1,", 5000), ",") + `]}`)), collect.ErrInvalidProps, -1, "props"},
+		{"user very wide", beacon(ev(`"user":{` + props(200) + `}`)), collect.ErrInvalidProps, -1, "props"},
 		{"prop array null", beacon(ev(`"props":{"a":[1,null]}`)), collect.ErrInvalidProps, 0, "props"},
 		{"item nested", beacon(ev(`"props":{"a":[{"b":[1]}]}`)), collect.ErrInvalidProps, 0, "props"},
 		{"item too many fields", beacon(ev(`"props":{"a":[{` + props(17) + `}]}`)), collect.ErrInvalidProps, 0, "props"},
