@@ -12,10 +12,10 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run the gateway in embedded mode with the demo tenant (migrates first)
-	$(GO) run ./cmd/pixelgw migrate -config $(CONFIG)
-	$(GO) run ./cmd/pixelgw seed-demo -config $(CONFIG)
-	$(GO) run ./cmd/pixelgw serve -config $(CONFIG)
+run: build ## run the gateway in embedded mode with the demo tenant (migrates first)
+	$(BIN) migrate -config $(CONFIG)
+	$(BIN) seed-demo -config $(CONFIG)
+	exec $(BIN) serve -config $(CONFIG)
 
 .PHONY: build
 build: ## build the static binary into bin/

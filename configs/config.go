@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/proxy"
 )
 
 // Mode selects the storage topology.
@@ -42,7 +43,7 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	Redis    RedisConfig    `yaml:"redis"`
 	Secrets  SecretsConfig  `yaml:"secrets"`
-	Edge     EdgeConfig     `yaml:"edge"`
+	Edge     proxy.Config   `yaml:"edge"`
 	Ops      OpsConfig      `yaml:"ops"`
 	API      admin.Config   `yaml:"api"`
 	Log      LogConfig      `yaml:"log"`
@@ -85,11 +86,6 @@ type PreviousKey struct {
 	Key string `yaml:"key"`
 }
 
-// EdgeConfig configures the public fasthttp edge.
-type EdgeConfig struct {
-	Listen string `yaml:"listen"`
-}
-
 // OpsConfig configures the ops listener (/metrics, /healthz, /readyz).
 type OpsConfig struct {
 	Listen string `yaml:"listen"`
@@ -121,7 +117,7 @@ func Defaults() Config {
 		Database: DatabaseConfig{MaxConns: 10},
 		Redis:    RedisConfig{Addr: "127.0.0.1:6379"},
 		Secrets:  SecretsConfig{MasterKeyID: "k1"},
-		Edge:     EdgeConfig{Listen: ":8080"},
+		Edge:     proxy.Defaults(),
 		Ops:      OpsConfig{Listen: "127.0.0.1:9090"},
 		API:      admin.Defaults(),
 		Log:      LogConfig{Level: "info", Format: "json"},

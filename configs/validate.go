@@ -61,6 +61,9 @@ func (c Config) Validate() error {
 	if err := validateListen("edge.listen", c.Edge.Listen); err != nil {
 		return err
 	}
+	if err := c.Edge.Validate(); err != nil {
+		return err
+	}
 	if err := validateListen("ops.listen", c.Ops.Listen); err != nil {
 		return err
 	}

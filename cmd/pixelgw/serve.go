@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		return err
 	}
 	apiSrv := admin.NewServer(cfg.API, api, log.With(slog.String("component", "api")))
-	edge := proxy.New(proxy.Config{Listen: cfg.Edge.Listen}, log.With(slog.String("component", "edge")), st.Ping)
+	edge := proxy.New(cfg.Edge, log.With(slog.String("component", "edge")), st.Ping)
 	opsSrv := ops.New(ops.Options{
 		Listen:   cfg.Ops.Listen,
 		Registry: reg,
