@@ -1,6 +1,7 @@
 # pixelgw — see README.md. `make` lists the targets.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 GO      ?= go
 CONFIG  ?= configs/demo.yaml
@@ -26,10 +27,10 @@ deps: ## start (or install) what the tests need: PostgreSQL, Redis
 	@scripts/services.sh
 
 .PHONY: test
-test: deps ## vet + race tests over everything (Postgres and Redis included) + allocation tests
+test: deps ## vet + allocation tests (non-race build) + race tests over everything, Postgres and Redis included
 	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -run='Alloc' $(PKGS) | grep -v 'no test'
 	$(GO) test -race -shuffle=on -count=1 -timeout=15m $(PKGS)
-	$(GO) test -count=1 -run='Alloc' $(PKGS)
 
 .PHONY: bench
 bench: ## run the Go benchmarks with allocation counts
