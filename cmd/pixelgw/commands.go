@@ -96,14 +96,11 @@ func cmdToken(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	}
 	tenantID := ""
 	if *tenant != "" {
-		st, err := openStore(ctx, cfg)
+		st, err := openChecked(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		if err := st.CheckSchema(ctx); err != nil {
-			return err
-		}
 		t, err := findTenant(ctx, st, *tenant)
 		if err != nil {
 			return err
@@ -145,14 +142,11 @@ func cmdRotateKey(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openChecked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckSchema(ctx); err != nil {
-		return err
-	}
 	n, err := st.ResealAll(ctx, kr.Reseal)
 	if err != nil {
 		return fmt.Errorf("cannot re-encrypt secrets (nothing was changed): %w", err)
@@ -182,14 +176,11 @@ func cmdSeedDemo(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openChecked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckSchema(ctx); err != nil {
-		return err
-	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err

@@ -48,14 +48,11 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openChecked(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CheckSchema(ctx); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
 	if pg, ok := st.(*storepg.Store); ok {
 		now := time.Now().UTC()
 		if _, err := pg.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {

@@ -144,6 +144,19 @@ func openStore(ctx context.Context, cfg configs.Config) (fullStore, error) {
 	}
 }
 
+// openChecked opens the store and refuses an outdated schema.
+func openChecked(ctx context.Context, cfg configs.Config) (fullStore, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	return st, nil
+}
+
 // hs256Key picks the key `pixelgw token` signs with: the named kid, or the
 // first HS256 key.
 func hs256Key(cfg configs.Config, kid string) (admin.JWTKey, error) {
