@@ -383,22 +383,16 @@ const (
 )
 
 // stringEnd returns the index of the quote closing the string that opens
-// at b[start].
+// at b[start]. Beacon strings are short, so a plain loop beats
+// bytes.IndexByte's call overhead here.
 func stringEnd(b []byte, start int) (int, bool) {
-	j := start + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, false
-		}
-		j += k
-		n := 0
-		for m := j - 1; m > start && b[m] == '\\'; m-- {
-			n++
-		}
-		if n%2 == 0 {
+	for j := start + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
 			return j, true
 		}
-		j++
 	}
+	return 0, false
 }

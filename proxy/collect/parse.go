@@ -16,6 +16,12 @@ import (
 // Parser parses and validates beacons against fixed Limits, and pools
 // Beacons so a steady stream of parses does not allocate. It is safe for
 // concurrent use; each Beacon is used by one goroutine at a time.
+//
+// Memory: a pooled Beacon keeps its arena (MaxBodyBytes plus a little), a
+// copy of the last body inside its JSON parser, and the parser's value
+// cache, which is bounded by the body size (worst case about 40 bytes per
+// body byte, for a body that is all tiny values). sync.Pool drops idle
+// Beacons at garbage collection.
 type Parser struct {
 	lim      Limits
 	maxWidth int // widest array or object a valid beacon can hold
