@@ -49,6 +49,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		require.True(t, json.Valid(body), "accepted invalid JSON")
+		en := &collect.Enrichment{TenantID: "t", VisitorID: "v", UserAgent: []byte("ua\x01\"\\"), Analytics: true, Marketing: true, Policy: "1"}
+		for i := range b.Events {
+			rec := collect.AppendPayload(nil, b, i, en)
+			require.True(t, json.Valid(rec), "queued record must be valid JSON: %s", rec)
+		}
 		require.True(t, utf8.Valid(body))
 		require.LessOrEqual(t, len(body), lim.MaxBodyBytes)
 		require.Equal(t, 1, b.Version)
