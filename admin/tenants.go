@@ -80,6 +80,9 @@ func (in TenantInput) validate() error {
 	if err := checkText("name", in.Name, true, 200); err != nil {
 		return err
 	}
+	if err := checkPreviousPaths(nil, in.Settings.PreviousPaths); err != nil {
+		return err
+	}
 	return validateSettings(in.Settings)
 }
 
@@ -279,6 +282,9 @@ func (a *API) patchTenant(w http.ResponseWriter, r *http.Request, t store.Tenant
 	if len(in.Settings) > 0 && !bytes.Equal(in.Settings, []byte("null")) {
 		s, err := mergeSettings(t.Settings, in.Settings)
 		if err != nil {
+			return err
+		}
+		if err := checkPreviousPaths(t.Settings.PreviousPaths, s.PreviousPaths); err != nil {
 			return err
 		}
 		if err := validateSettings(s); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -222,4 +223,112 @@ func TestOwnTenantAndAPIKeys(t *testing.T) {
 	require.NotNil(t, stored.RevokedAt)
 	r = e.do("DELETE", "/api/v1/api-keys/not-a-uuid", tok, "")
 	require.Equal(t, http.StatusNotFound, r.status, r.body)
+}
+
+func TestTenantEdgeSettingsValidation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op := e.token(RoleOperator, "")
+	ctx := context.Background()
+	tn := e.mustTenant("edge")
+	before := e.snapshot()
+
+	bad := []struct{ settings, msg string }{
+		// forwarded_host_cidrs
+		{`{"forwarded_host_cidrs":["banana"]}`, "settings.forwarded_host_cidrs[0]: not a CIDR like 203.0.113.0/24"},
+		{`{"forwarded_host_cidrs":["203.0.113.0/24","10.0.0.1/8"]}`, "settings.forwarded_host_cidrs[1]: host bits set (did you mean 10.0.0.0/8?)"},
+		{`{"forwarded_host_cidrs":["0.0.0.0/0"]}`, "settings.forwarded_host_cidrs[0]: /0 would trust every peer"},
+		{`{"forwarded_host_cidrs":["fe80::1%eth0"]}`, "settings.forwarded_host_cidrs[0]: not a CIDR like 203.0.113.0/24"},
+		{`{"forwarded_host_cidrs":[` + strings.Repeat(`"10.0.0.0/8",`, 32) + `"10.0.0.0/8"]}`, "settings.forwarded_host_cidrs: at most 32 CIDRs"},
+		// same_origin_prefix
+		{`{"same_origin_prefix":"m"}`, "settings.same_origin_prefix: must be / followed by 1-32 of [a-z0-9-]"},
+		{`{"same_origin_prefix":"/M"}`, "settings.same_origin_prefix: must be / followed by 1-32 of [a-z0-9-]"},
+		{`{"same_origin_prefix":"/a/b"}`, "settings.same_origin_prefix: must be / followed by 1-32 of [a-z0-9-]"},
+		{`{"same_origin_prefix":"/` + strings.Repeat("a", 33) + `"}`, "settings.same_origin_prefix: must be / followed by 1-32 of [a-z0-9-]"},
+		{`{"same_origin_prefix":"/gtm"}`, `settings.same_origin_prefix: contains "gtm", a vendor fingerprint ad blockers match`},
+		// edge paths
+		{`{"loader_path":"gtm.js"}`, "settings.loader_path: must start with / and name something"},
+		{`{"loader_path":"/gtm.js"}`, `settings.loader_path: contains "gtm", a vendor fingerprint ad blockers match`},
+		{`{"loader_path":"/x/gtag/js"}`, `settings.loader_path: contains "gtag", a vendor fingerprint ad blockers match`},
+		{`{"loader_path":"/fbevents.js"}`, `settings.loader_path: contains "fbevents", a vendor fingerprint ad blockers match`},
+		{`{"collect_path":"/g/collect"}`, `settings.collect_path: segment "g" looks like a tracker endpoint to ad blockers`},
+		{`{"collect_path":"/x/collect"}`, `settings.collect_path: contains "collect", a vendor fingerprint ad blockers match`},
+		{`{"collect_path":"/tr"}`, `settings.collect_path: segment "tr" looks like a tracker endpoint to ad blockers`},
+		{`{"collect_path":"/api/events"}`, `settings.collect_path: segment "events" looks like a tracker endpoint to ad blockers`},
+		{`{"collect_path":"/p/pixel.gif"}`, `settings.collect_path: contains "pixel", a vendor fingerprint ad blockers match`},
+		{`{"consent_path":"/track"}`, `settings.consent_path: contains "track", a vendor fingerprint ad blockers match`},
+		{`{"consent_path":"/analytics"}`, `settings.consent_path: contains "analytics", a vendor fingerprint ad blockers match`},
+		{`{"consent_path":"/b/beacon"}`, `settings.consent_path: contains "beacon", a vendor fingerprint ad blockers match`},
+		{`{"consent_path":"/K7"}`, "settings.consent_path: only lowercase [a-z0-9/._-] allowed"},
+		{`{"consent_path":"/a//b"}`, `settings.consent_path: empty, "." or ".." segment`},
+		{`{"consent_path":"/a/../b"}`, `settings.consent_path: empty, "." or ".." segment`},
+		{`{"consent_path":"/healthz"}`, "settings.consent_path: /healthz is reserved for health checks"},
+		{`{"loader_path":"/k7/a.js","consent_path":"/k7/a.js"}`, "settings.consent_path: same path as settings.loader_path"},
+		// sites
+		{`{"sites":["https://www.shop.com/path"]}`, "settings.sites[0]: must be an origin like https://www.example.com"},
+		{`{"sites":["https://www.shop.com","http://www.shop.com"]}`, "settings.sites[1]: plain http is allowed only for *.localhost hosts; use https"},
+		{`{"sites":["ftp://www.shop.com"]}`, "settings.sites[0]: scheme must be https"},
+		{`{"sites":["https://1.2.3.4"]}`, "settings.sites[0]: host must be a DNS hostname"},
+		{`{"sites":["https://user@www.shop.com"]}`, "settings.sites[0]: must be an origin like https://www.example.com"},
+		// previous_paths is read-only
+		{`{"previous_paths":[{"kind":"collect","path":"/old/c","until":"2030-01-01T00:00:00Z"}]}`, "settings.previous_paths: read-only: set by path rotation"},
+	}
+	for _, b := range bad {
+		r := e.do("POST", "/api/v1/tenants", op, `{"slug":"new-one","name":"x","settings":`+b.settings+`}`)
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", b.settings, r.body)
+		_, msg := errorOf(t, r)
+		require.Equal(t, b.msg, msg, b.settings)
+		r = e.do("PATCH", "/api/v1/tenants/"+tn.ID, op, `{"settings":`+b.settings+`}`)
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", b.settings, r.body)
+		_, msg = errorOf(t, r)
+		require.Equal(t, b.msg, msg, b.settings)
+	}
+	require.Equal(t, before, e.snapshot(), "nothing written")
+
+	// The good values are stored (sites as given) and returned.
+	good := `{"forwarded_host_cidrs":["203.0.113.0/24","2001:db8::/48","198.51.100.7"],"same_origin_prefix":"/m-1",` +
+		`"loader_path":"/s/4b1d.js","collect_path":"/a/9f2c","consent_path":"/a/c0n",` +
+		`"sites":["https://www.shop.com","https://shop.com:8443","http://www.demo.localhost:8080"]}`
+	r := e.do("PATCH", "/api/v1/tenants/"+tn.ID, op, `{"settings":`+good+`}`)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	tv := decode[TenantView](t, r)
+	require.Equal(t, "/m-1", tv.Settings.SameOriginPrefix)
+	require.Equal(t, []string{"203.0.113.0/24", "2001:db8::/48", "198.51.100.7"}, tv.Settings.ForwardedHostCIDRs)
+	require.Equal(t, "/a/9f2c", tv.Settings.CollectPath)
+	r = e.do("POST", "/api/v1/tenants", op, `{"slug":"new-one","name":"x","settings":`+good+`}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+
+	// previous_paths written by rotation (here: the store) survive a PATCH
+	// of other fields, may be sent back unchanged, but never changed or
+	// cleared by a client.
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	set := tv.Settings
+	set.PreviousPaths = []store.PreviousPath{{Kind: "collect", Path: "/old/c", Until: until}}
+	_, err := e.st.UpdateTenant(ctx, tn.ID, store.TenantPatch{Settings: &set})
+	require.NoError(t, err)
+	r = e.do("PATCH", "/api/v1/tenants/"+tn.ID, op, `{"settings":{"policy_version":"2"}}`)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	tv = decode[TenantView](t, r)
+	require.Len(t, tv.Settings.PreviousPaths, 1)
+	require.True(t, until.Equal(tv.Settings.PreviousPaths[0].Until))
+	same := `[{"kind":"collect","path":"/old/c","until":"` + until.Format(time.RFC3339) + `"}]`
+	r = e.do("PATCH", "/api/v1/tenants/"+tn.ID, op, `{"settings":{"previous_paths":`+same+`}}`)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	before = e.snapshot()
+	for _, v := range []string{
+		`null`, `[]`,
+		`[{"kind":"collect","path":"/old/c","until":"2099-01-01T00:00:00Z"}]`,
+		`[{"kind":"loader","path":"/old/c","until":"` + until.Format(time.RFC3339) + `"}]`,
+	} {
+		r = e.do("PATCH", "/api/v1/tenants/"+tn.ID, op, `{"settings":{"previous_paths":`+v+`}}`)
+		require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s: %s", v, r.body)
+		_, msg := errorOf(t, r)
+		require.Equal(t, "settings.previous_paths: read-only: set by path rotation", msg)
+	}
+	// The tenant's own route too.
+	r = e.do("PATCH", "/api/v1/tenant", e.token(RoleAdmin, tn.ID), `{"settings":{"previous_paths":[]}}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
+	r = e.do("PATCH", "/api/v1/tenant", e.token(RoleAdmin, tn.ID), `{"settings":{"collect_path":"/g/collect"}}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
+	require.Equal(t, before, e.snapshot(), "nothing written")
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"regexp"
@@ -10,13 +11,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store"
 )
 
 var (
 	slugRe      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 	labelRe     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	edgePathRe  = regexp.MustCompile(`^/[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$`)
 	colorKeyRe  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	colorRe     = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`)
 	textKeyRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -67,7 +68,8 @@ func checkText(field, s string, required bool, max int) error {
 	return nil
 }
 
-// validateSettings checks a tenant's settings document.
+// validateSettings checks a tenant's settings document. previous_paths is
+// not checked here: clients cannot set it (see checkPreviousPaths).
 func validateSettings(s store.TenantSettings) error {
 	if s.DefaultLanguage != "" && !slices.Contains(bannerLanguages, s.DefaultLanguage) {
 		return fieldError("settings.default_language", "must be one of es, en, pt")
@@ -121,35 +123,17 @@ func validateSettings(s store.TenantSettings) error {
 			}
 		}
 	}
-	paths := map[string]string{}
-	for _, p := range []struct{ field, v string }{
-		{"settings.loader_path", s.LoaderPath},
-		{"settings.collect_path", s.CollectPath},
-		{"settings.consent_path", s.ConsentPath},
-	} {
-		if p.v == "" {
-			continue
-		}
-		if len(p.v) > 128 || !edgePathRe.MatchString(p.v) {
-			return fieldError(p.field, "must be an absolute path of [A-Za-z0-9_.~-] segments, at most 128 bytes")
-		}
-		if other, dup := paths[p.v]; dup {
-			return fieldError(p.field, "same path as %s", other)
-		}
-		paths[p.v] = p.field
-	}
 	if len(s.Sites) > 100 {
 		return fieldError("settings.sites", "at most 100 sites")
 	}
-	for i, site := range s.Sites {
-		f := "settings.sites[" + strconv.Itoa(i) + "]"
-		u, err := url.Parse(site)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
-			return fieldError(f, "must be an origin like https://www.example.com")
+	// The edge fields are checked by the edge's own rules, so a document
+	// accepted here is never skipped by the edge snapshot.
+	if err := tenant.CheckSettings(s); err != nil {
+		var fe *tenant.FieldError
+		if errors.As(err, &fe) {
+			return fieldError(fe.Field, "%s", fe.Err.Error())
 		}
-		if !validHostname(u.Hostname()) {
-			return fieldError(f, "host must be a lowercase hostname")
-		}
+		return fieldError("settings", "%s", err.Error())
 	}
 	return nil
 }
@@ -166,6 +150,18 @@ func checkTextML(field, s string, max int) error {
 		if unicode.IsControl(r) && r != '\n' {
 			return fieldError(field, "contains a control character")
 		}
+	}
+	return nil
+}
+
+// checkPreviousPaths refuses a client-supplied change to previous_paths:
+// only path rotation writes it. Sending back the current value (a GET
+// round-trip) is accepted.
+func checkPreviousPaths(cur, next []store.PreviousPath) error {
+	if !slices.EqualFunc(cur, next, func(a, b store.PreviousPath) bool {
+		return a.Kind == b.Kind && a.Path == b.Path && a.Until.Equal(b.Until)
+	}) {
+		return fieldError("settings.previous_paths", "read-only: set by path rotation")
 	}
 	return nil
 }
