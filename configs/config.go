@@ -137,6 +137,9 @@ func (c *Config) applyDerived() {
 	if len(c.API.JWT.Keys) == 0 {
 		c.API.JWT.Keys = nil
 	}
+	if len(c.Edge.TrustedProxies) == 0 {
+		c.Edge.TrustedProxies = nil
+	}
 }
 
 // MasterKeys returns the keyring inputs for secret.NewKeyring: the active key

@@ -16,23 +16,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Config is the edge's configuration (YAML key `edge`).
-type Config struct {
-	// Listen is the public listener's address.
-	Listen string `yaml:"listen"`
-}
-
-// Defaults returns the default edge configuration.
-func Defaults() Config { return Config{Listen: ":8080"} }
-
-// Validate names the first bad field by its YAML path.
-func (c Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("edge.listen: %q is not host:port", c.Listen)
-	}
-	return nil
-}
-
 // Check is a readiness check (stores reachable, ...).
 type Check func(ctx context.Context) error
 
@@ -40,6 +23,7 @@ type Check func(ctx context.Context) error
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	edge     *Edge
 	checks   []Check
 	srv      *fasthttp.Server
 	draining atomic.Bool
@@ -47,12 +31,16 @@ type Server struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	done    chan error
+	cancel  context.CancelFunc
+	bgDone  chan struct{}
 	stopped bool
 }
 
-// New builds an edge server; it does not listen until Start.
-func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
-	s := &Server{cfg: cfg, log: log, checks: checks}
+// New builds an edge server; it does not listen until Start. edge (nil:
+// every request but the health endpoints answers 404) handles tenant
+// traffic.
+func New(cfg Config, log *slog.Logger, edge *Edge, checks ...Check) *Server {
+	s := &Server{cfg: cfg, log: log, edge: edge, checks: checks}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.handle,
 		Name:                          "pixelgw",
@@ -66,6 +54,17 @@ func New(cfg Config, log *slog.Logger, checks ...Check) *Server {
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
 		Logger:                        slogPrintf{log},
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			// Requests fasthttp cannot read: a body over the limit is 413,
+			// anything else (bad framing, huge headers) 400; no detail.
+			status := fasthttp.StatusBadRequest
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				status = fasthttp.StatusRequestEntityTooLarge
+			}
+			ctx.Response.Reset()
+			fail(ctx, status)
+			ctx.SetConnectionClose()
+		},
 	}
 	return s
 }
@@ -84,7 +83,19 @@ func (s *Server) Start(context.Context) error {
 	}
 	s.ln = ln
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.srv.Serve(ln) }()
+	if s.cfg.TLSCertFile != "" {
+		go func() { s.done <- s.srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile) }()
+	} else {
+		go func() { s.done <- s.srv.Serve(ln) }()
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel, s.bgDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.bgDone)
+		if s.edge != nil {
+			s.edge.watchLag(bg)
+		}
+	}()
 	s.log.Info("edge listening", slog.String("addr", ln.Addr().String()))
 	return nil
 }
@@ -115,6 +126,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.ln == nil {
 		return nil
 	}
+	s.cancel()
+	<-s.bgDone
 	err := s.srv.ShutdownWithContext(ctx)
 	// Shutdown only closes listeners Serve has registered; close ours too so
 	// a Stop racing a just-started Serve cannot leave it accepting.
@@ -138,7 +151,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.readyz(ctx)
 		return
 	}
-	ctx.Error("not found\n", fasthttp.StatusNotFound)
+	if s.edge != nil {
+		s.edge.Handle(ctx)
+		return
+	}
+	notFound(ctx)
 }
 
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) {

@@ -40,7 +40,7 @@ func get(t *testing.T, addr, host, path string) (int, string) {
 func TestHealthAndReadinessOnAnyHost(t *testing.T) {
 	t.Parallel()
 	var broken atomic.Bool
-	s := New(Config{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), func(context.Context) error {
+	s := New(Config{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil, func(context.Context) error {
 		if broken.Load() {
 			return errors.New("store down: postgres://user:canary@db")
 		}
@@ -81,7 +81,7 @@ func TestHealthAndReadinessOnAnyHost(t *testing.T) {
 
 func TestStopWithoutStart(t *testing.T) {
 	t.Parallel()
-	s := New(Defaults(), slog.New(slog.DiscardHandler))
+	s := New(Defaults(), slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, s.Stop(context.Background()))
 	require.NoError(t, s.Start(context.Background()), "start after stop is a no-op")
 	require.Nil(t, s.Addr())
@@ -89,10 +89,10 @@ func TestStopWithoutStart(t *testing.T) {
 
 func TestStartPortConflict(t *testing.T) {
 	t.Parallel()
-	a := New(Config{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	a := New(Config{Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, a.Start(context.Background()))
 	defer a.Stop(context.Background())
-	b := New(Config{Listen: a.Addr().String()}, slog.New(slog.DiscardHandler))
+	b := New(Config{Listen: a.Addr().String()}, slog.New(slog.DiscardHandler), nil)
 	require.Error(t, b.Start(context.Background()))
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/jaraba/pixelgw/configs"
 	"github.com/jaraba/pixelgw/internal/ops"
 	"github.com/jaraba/pixelgw/proxy"
+	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store/storepg"
 )
 
@@ -60,30 +61,47 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+
+	q, qcomps, qclose, err := openQueue(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer qclose()
+
+	reg := &tenant.Registry{}
+	reloader := tenant.NewReloader(st, kr, reg, log.With(slog.String("component", "tenants")), cfg.Edge.ReloadInterval)
 
 	api, err := admin.New(cfg.API, admin.Deps{Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api"))})
 	if err != nil {
 		return err
 	}
 	apiSrv := admin.NewServer(cfg.API, api, log.With(slog.String("component", "api")))
-	edge := proxy.New(cfg.Edge, log.With(slog.String("component", "edge")), st.Ping)
+	edgeLog := log.With(slog.String("component", "edge"))
+	handler, err := proxy.NewEdge(cfg.Edge, proxy.Deps{
+		Registry: reg, Queue: q, Consents: st, Logger: edgeLog, Metrics: proxy.NewMetrics(registry),
+	})
+	if err != nil {
+		return err
+	}
+	edge := proxy.New(cfg.Edge, edgeLog, handler, st.Ping, q.Ping)
 	opsSrv := ops.New(ops.Options{
 		Listen:   cfg.Ops.Listen,
-		Registry: reg,
-		Checks:   []ops.Check{{Name: "store", Func: st.Ping}},
+		Registry: registry,
+		Checks:   []ops.Check{{Name: "store", Func: st.Ping}, {Name: "queue", Func: q.Ping}},
 		Logger:   log,
 	})
 
-	comps := []component{
-		{"ops", opsSrv.Start, opsSrv.Stop},
-		{"edge", edge.Start, edge.Stop},
-		{"api", apiSrv.Start, apiSrv.Stop},
-	}
+	comps := append(qcomps,
+		component{"tenants", reloader.Start, reloader.Stop},
+		component{"ops", opsSrv.Start, opsSrv.Stop},
+		component{"edge", edge.Start, edge.Stop},
+		component{"api", apiSrv.Start, apiSrv.Stop},
+	)
 	started := 0
 	var runErr error
 	for _, c := range comps {

@@ -12,10 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/jaraba/pixelgw/admin"
 	"github.com/jaraba/pixelgw/configs"
 	"github.com/jaraba/pixelgw/internal/logging"
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/queue"
+	"github.com/jaraba/pixelgw/store/queue/queueredis"
+	"github.com/jaraba/pixelgw/store/queue/queuesqlite"
 	"github.com/jaraba/pixelgw/store/secret"
 	"github.com/jaraba/pixelgw/store/storepg"
 	"github.com/jaraba/pixelgw/store/storesqlite"
@@ -169,4 +174,29 @@ func hs256Key(cfg configs.Config, kid string) (admin.JWTKey, error) {
 		return admin.JWTKey{}, fmt.Errorf("api.jwt.keys: no HS256 key with kid %q", kid)
 	}
 	return admin.JWTKey{}, errors.New("api.jwt.keys: no HS256 key to sign with (RS256/EdDSA keys are verification-only; sign those tokens with your identity provider)")
+}
+
+// openQueue opens the durable hand-off the mode selects: SQLite beside the
+// store in embedded mode, Redis Streams (behind a micro-batcher) in scaled
+// mode. It returns the components to start (their background loops) and a
+// close function for after they stopped.
+func openQueue(ctx context.Context, cfg configs.Config, log *slog.Logger) (queue.Queue, []component, func(), error) {
+	qlog := log.With(slog.String("component", "queue"))
+	if cfg.Mode == configs.ModeScaled {
+		rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			rdb.Close()
+			return nil, nil, nil, fmt.Errorf("cannot reach redis at %s: %s", cfg.Redis.Addr, logging.SanitizeError(err))
+		}
+		q := queueredis.New(rdb, queueredis.Config{}, qlog)
+		b := queue.NewBatcher(q, queue.BatcherConfig{})
+		comps := []component{{"queue", q.Start, q.Stop}, {"batcher", b.Start, b.Stop}}
+		return b, comps, func() { rdb.Close() }, nil
+	}
+	path := filepath.Join(filepath.Dir(cfg.Database.SQLitePath), "queue.db")
+	q, err := queuesqlite.Open(ctx, path, queuesqlite.Options{Logger: qlog})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return q, []component{{"queue", q.Start, q.Stop}}, func() { q.Close() }, nil
 }

@@ -1,0 +1,361 @@
+package tag
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/jaraba/pixelgw/store"
+)
+
+// LoaderConfig is what one tenant's loader is built from: plain data the
+// edge fills from a tenant snapshot (FromSettings does the common part).
+type LoaderConfig struct {
+	// LoaderPaths are the paths the loader is served at, current first,
+	// then rotated ones still in grace. The loader strips the one it was
+	// loaded from off its own URL to find the edge's base (same-origin mode
+	// puts a prefix before it). At least one.
+	LoaderPaths []string
+	// CollectPath and ConsentPath are the first-party endpoints the loader
+	// posts to, on its own origin.
+	CollectPath string
+	ConsentPath string
+	// PolicyVersion is the consent policy the banner asks about; a stored
+	// decision under another version asks again. Default "1".
+	PolicyVersion string
+	// DefaultLanguage is the banner language when neither the page's lang
+	// nor the browser's language is one of Languages. Default: the first
+	// of Languages.
+	DefaultLanguage string
+	// Languages the banner speaks. Default: DefaultLanguage, else "en".
+	// es, en and pt have built-in texts; another language needs every text
+	// key in Texts.
+	Languages []string
+	// Texts override the built-in banner texts: language -> key -> text,
+	// keys title, body, accept, reject, privacy (the link's text). Other
+	// keys and languages are ignored (not shipped), so settings may already
+	// hold texts for the consent issue's full banner.
+	Texts map[string]map[string]string
+	// Colors override the banner colours: keys background, text, button,
+	// button_text (others are ignored); values #rgb,
+	// #rrggbb, #rrggbbaa or a CSS colour name.
+	Colors map[string]string
+	// PrivacyURL is the tenant's privacy policy (absolute http(s) URL or a
+	// path on the page's site), linked from the banner. Optional.
+	PrivacyURL string
+	// SPA fires a page_view on every history change.
+	SPA bool
+	// Platforms are the platforms of the tenant's active pixels (meta,
+	// google, linkedin, tiktok, twitter): with analytics consent alone the
+	// loader sends only when google is among them; with none it sends
+	// nothing.
+	Platforms []string
+}
+
+// textKeys are the banner text keys.
+var textKeys = [...]string{"title", "body", "accept", "reject", "privacy"}
+
+// colorKeys are the banner colour keys.
+var colorKeys = [...]string{"background", "text", "button", "button_text"}
+
+// defaultColors are used for the keys a tenant does not set.
+func defaultColors() map[string]string {
+	return map[string]string{
+		"background":  "#ffffff",
+		"text":        "#1a1a1a",
+		"button":      "#1a1a1a",
+		"button_text": "#ffffff",
+	}
+}
+
+// defaultTexts are the built-in banner texts.
+func defaultTexts() map[string]map[string]string {
+	return map[string]map[string]string{
+		"en": {
+			"title":   "Your privacy",
+			"body":    "We use cookies to measure visits and, with your permission, to show you relevant ads.",
+			"accept":  "Accept all",
+			"reject":  "Reject all",
+			"privacy": "Privacy policy",
+		},
+		"es": {
+			"title":   "Tu privacidad",
+			"body":    "Usamos cookies para medir las visitas y, con tu permiso, mostrarte anuncios relevantes.",
+			"accept":  "Aceptar todo",
+			"reject":  "Rechazar todo",
+			"privacy": "Política de privacidad",
+		},
+		"pt": {
+			"title":   "A sua privacidade",
+			"body":    "Usamos cookies para medir as visitas e, com a sua permissão, mostrar-lhe anúncios relevantes.",
+			"accept":  "Aceitar tudo",
+			"reject":  "Rejeitar tudo",
+			"privacy": "Política de privacidade",
+		},
+	}
+}
+
+// knownPlatforms are the platform names LoaderConfig.Platforms accepts.
+var knownPlatforms = [...]string{"meta", "google", "linkedin", "tiktok", "twitter"}
+
+// fingerprints are substrings ad-blocker lists match in first-party URLs
+// (vendor file and endpoint names); no path the loader uses may hold one.
+var fingerprints = [...]string{
+	"gtag", "gtm", "fbevents", "/collect", "/g/collect", "/tr", "/api/events",
+	"pixel.gif", "analytics", "track", "beacon", "pixel",
+}
+
+// ErrInvalidConfig: a LoaderConfig field is unusable; the error names it.
+var ErrInvalidConfig = errors.New("invalid loader config")
+
+// Fingerprint returns the first vendor fingerprint p contains
+// (case-insensitive), or "" when it has none. "/tr" counts only as a whole
+// segment (followed by the end or a character other than a letter or
+// digit), as the lists match it ("/tr?", "/tr/"): "/trx8a1" is fine.
+func Fingerprint(p string) string {
+	l := strings.ToLower(p)
+	for _, f := range fingerprints {
+		if f == "/tr" {
+			for i := strings.Index(l, f); i >= 0; {
+				end := i + len(f)
+				if end == len(l) || !alnum(l[end]) {
+					return f
+				}
+				j := strings.Index(l[end:], f)
+				if j < 0 {
+					break
+				}
+				i = end + j
+			}
+			continue
+		}
+		if strings.Contains(l, f) {
+			return f
+		}
+	}
+	return ""
+}
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// FromSettings fills a LoaderConfig from a tenant's settings and the
+// platforms of its active pixels. Rotated loader paths (PreviousPaths of
+// kind "loader") follow the current one; SPA stays off (set it when the
+// tenant asks).
+func FromSettings(s store.TenantSettings, platforms []string) LoaderConfig {
+	c := LoaderConfig{
+		LoaderPaths:     []string{s.LoaderPath},
+		CollectPath:     s.CollectPath,
+		ConsentPath:     s.ConsentPath,
+		PolicyVersion:   s.PolicyVersion,
+		DefaultLanguage: s.DefaultLanguage,
+		Languages:       s.Languages,
+		Texts:           s.BannerTexts,
+		Colors:          s.BannerColors,
+		PrivacyURL:      s.PrivacyURL,
+		Platforms:       platforms,
+	}
+	for _, p := range s.PreviousPaths {
+		if p.Kind == "loader" {
+			c.LoaderPaths = append(c.LoaderPaths, p.Path)
+		}
+	}
+	return c
+}
+
+// script is the config object the loader reads, with short keys (they
+// ship in every loader).
+type script struct {
+	LoaderPaths []string                     `json:"lp"`
+	Collect     string                       `json:"c"`
+	Consent     string                       `json:"k"`
+	Policy      string                       `json:"p"`
+	Lang        string                       `json:"l"`
+	Texts       map[string]map[string]string `json:"t"`
+	Colors      scriptColors                 `json:"col"`
+	Privacy     string                       `json:"pu,omitempty"`
+	SPA         bool                         `json:"spa,omitempty"`
+	Platforms   []string                     `json:"px"`
+}
+
+type scriptColors struct {
+	Background string `json:"bg"`
+	Text       string `json:"fg"`
+	Button     string `json:"btn"`
+	ButtonText string `json:"btnfg"`
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+// resolve validates c and applies the defaults.
+func (c LoaderConfig) resolve() (script, error) {
+	var s script
+	if len(c.LoaderPaths) == 0 {
+		return s, invalid("loader_paths", "at least one")
+	}
+	for i, p := range c.LoaderPaths {
+		if err := checkPath(p); err != nil {
+			return s, invalid(fmt.Sprintf("loader_paths[%d]", i), "%v", err)
+		}
+	}
+	for _, p := range []struct{ field, v string }{{"collect_path", c.CollectPath}, {"consent_path", c.ConsentPath}} {
+		if err := checkPath(p.v); err != nil {
+			return s, invalid(p.field, "%v", err)
+		}
+	}
+	if c.CollectPath == c.ConsentPath || slices.Contains(c.LoaderPaths, c.CollectPath) || slices.Contains(c.LoaderPaths, c.ConsentPath) {
+		return s, invalid("collect_path", "loader, collect and consent paths must differ")
+	}
+	s.LoaderPaths, s.Collect, s.Consent = c.LoaderPaths, c.CollectPath, c.ConsentPath
+
+	s.Policy = c.PolicyVersion
+	if s.Policy == "" {
+		s.Policy = "1"
+	}
+	if !token(s.Policy, 64) {
+		return s, invalid("policy_version", "must be 1-64 of [A-Za-z0-9._:-]")
+	}
+
+	langs := c.Languages
+	if len(langs) == 0 {
+		langs = []string{c.DefaultLanguage}
+		if c.DefaultLanguage == "" {
+			langs = []string{"en"}
+		}
+	}
+	s.Lang = c.DefaultLanguage
+	if s.Lang == "" {
+		s.Lang = langs[0]
+	}
+	if !slices.Contains(langs, s.Lang) {
+		return s, invalid("default_language", "%q is not among languages", s.Lang)
+	}
+	builtin := defaultTexts()
+	s.Texts = make(map[string]map[string]string, len(langs))
+	for i, l := range langs {
+		if len(l) != 2 || !lower(l) {
+			return s, invalid(fmt.Sprintf("languages[%d]", i), "must be a two-letter lowercase code")
+		}
+		t := make(map[string]string, len(textKeys))
+		for _, k := range textKeys {
+			v, ok := c.Texts[l][k]
+			if !ok || v == "" {
+				v, ok = builtin[l][k]
+			}
+			if !ok {
+				return s, invalid("texts."+l+"."+k, "missing (no built-in text for %q)", l)
+			}
+			if len(v) > 1000 {
+				return s, invalid("texts."+l+"."+k, "at most 1000 bytes")
+			}
+			t[k] = v
+		}
+		s.Texts[l] = t
+	}
+
+	col := defaultColors()
+	for k, v := range c.Colors {
+		if !slices.Contains(colorKeys[:], k) {
+			continue // a key for the full banner (consent issue): not shipped yet
+		}
+		if !color(v) {
+			return s, invalid("colors."+k, "must be #rgb, #rrggbb, #rrggbbaa or a colour name")
+		}
+		col[k] = v
+	}
+	s.Colors = scriptColors{col["background"], col["text"], col["button"], col["button_text"]}
+
+	if c.PrivacyURL != "" {
+		if err := checkPrivacy(c.PrivacyURL); err != nil {
+			return s, invalid("privacy_url", "%v", err)
+		}
+		s.Privacy = c.PrivacyURL
+	}
+	s.SPA = c.SPA
+
+	s.Platforms = []string{}
+	for i, p := range c.Platforms {
+		if !slices.Contains(knownPlatforms[:], p) {
+			return s, invalid(fmt.Sprintf("platforms[%d]", i), "unknown platform %q", p)
+		}
+		if !slices.Contains(s.Platforms, p) {
+			s.Platforms = append(s.Platforms, p)
+		}
+	}
+	slices.Sort(s.Platforms)
+	return s, nil
+}
+
+func checkPath(p string) error {
+	if len(p) < 2 || len(p) > 128 || p[0] != '/' || strings.HasPrefix(p, "//") {
+		return errors.New("must be / and 1-127 more bytes, not //")
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-') {
+			return errors.New("only [A-Za-z0-9/._-] allowed")
+		}
+	}
+	if f := Fingerprint(p); f != "" {
+		return fmt.Errorf("contains %q, a fingerprint ad blockers match", f)
+	}
+	return nil
+}
+
+func checkPrivacy(v string) error {
+	if len(v) > 2048 {
+		return errors.New("at most 2048 bytes")
+	}
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL or a path")
+	}
+	return nil
+}
+
+func token(s string, maxLen int) bool {
+	if s == "" || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func color(v string) bool {
+	if len(v) > 0 && v[0] == '#' {
+		switch len(v) {
+		case 4, 7, 9:
+		default:
+			return false
+		}
+		for i := 1; i < len(v); i++ {
+			c := v[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+		return true
+	}
+	return len(v) >= 3 && len(v) <= 20 && lower(v)
+}

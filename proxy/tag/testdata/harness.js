@@ -1,0 +1,373 @@
+// Runs a built loader in a tiny fake browser (node's vm module, stubbed
+// fetch/sendBeacon/storage/DOM) and checks one scenario's behaviour.
+// Usage: node harness.js <loader.js> <scenario>
+// Prints one JSON line {"calls": [...]} (every fetch and sendBeacon) on
+// success; any failed assertion exits non-zero with the reason.
+'use strict';
+const fs = require('fs');
+const vm = require('vm');
+const assert = require('assert/strict');
+
+const [, , file, scenario] = process.argv;
+const source = fs.readFileSync(file, 'utf8');
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const PAGE_ID = '0b6c8f43-5a1e-4c4e-9b7d-3f0e2f1a9c11';
+const SCRIPT = 'https://t.shop.example/s/k4f9q2.js';
+const COLLECT = 'https://t.shop.example/k4/q7mz';
+const CONSENT = 'https://t.shop.example/k4/c8xw';
+
+function tick(ms = 30) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// until waits (polling, at most 10 s) for n calls or for a predicate, then
+// a little longer so that an unexpected extra call would show up too.
+async function until(b, want) {
+  const ok = typeof want === 'function' ? want : () => b.calls.length >= want;
+  for (const end = Date.now() + 10000; !ok() && Date.now() < end; ) await tick(5);
+  await tick(30);
+}
+
+// A minimal DOM: enough for the placeholder banner.
+class Node {
+  constructor(tag) {
+    this.tagName = tag.toUpperCase();
+    this.children = [];
+    this.style = {};
+    this.attrs = {};
+    this.textContent = '';
+    this.parent = null;
+  }
+  appendChild(c) {
+    c.parent = this;
+    this.children.push(c);
+    return c;
+  }
+  setAttribute(k, v) {
+    this.attrs[k] = String(v);
+  }
+  remove() {
+    if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this);
+    this.parent = null;
+  }
+  all() {
+    return [this, ...this.children.flatMap((c) => c.all())];
+  }
+}
+
+function browser(opts) {
+  const calls = [];
+  const stored = [];
+  const listeners = {};
+  const body = new Node('body');
+  const href = opts.href || 'https://www.shop.example/landing?utm_source=x';
+  const location = new URL(href);
+  let cookies = opts.cookie || '';
+  const document = {
+    referrer: opts.referrer || 'https://search.example/',
+    currentScript: { src: opts.script || SCRIPT },
+    getElementsByTagName: () => [],
+    documentElement: { lang: opts.lang || '' },
+    body,
+    visibilityState: 'visible',
+    createElement: (t) => new Node(t),
+    getElementById: (id) => body.all().find((n) => n.id === id) || null,
+    addEventListener: (ev, f) => (listeners[ev] = listeners[ev] || []).push(f),
+  };
+  Object.defineProperty(document, 'cookie', {
+    get: () => cookies,
+    set: (v) => {
+      stored.push(['cookie', v]);
+      cookies += '; ' + v;
+    },
+  });
+  const storage = {
+    getItem: () => null,
+    setItem: (k, v) => stored.push(['sessionStorage', k, v]),
+  };
+  const win = {
+    location,
+    document,
+    navigator: {
+      language: opts.navLang || 'en-US',
+      sendBeacon: (url, data) => {
+        calls.push({ kind: 'beacon', url, body: String(data) });
+        return true;
+      },
+    },
+    history: {
+      pushState: (s, t, u) => {
+        const n = new URL(u, location.href);
+        location.href = n.href;
+      },
+      replaceState: () => {},
+    },
+    crypto: globalThis.crypto,
+    TextEncoder,
+    TextDecoder,
+    URL,
+    URLSearchParams,
+    Promise,
+    JSON,
+    Math,
+    Date,
+    // backoff delays are real but shortened, so retries take milliseconds
+    setTimeout: (f, ms, ...a) => setTimeout(f, Math.min(ms, 5), ...a),
+    clearTimeout,
+    addEventListener: (ev, f) => (listeners[ev] = listeners[ev] || []).push(f),
+  };
+  Object.defineProperty(win, 'sessionStorage', { get: () => storage });
+  Object.defineProperty(win, 'localStorage', {
+    get: () => {
+      stored.push(['localStorage']);
+      return storage;
+    },
+  });
+  const answers = opts.answers || {};
+  if (!opts.noFetch) {
+    win.fetch = (url, init) => {
+      calls.push({ kind: 'fetch', url, init: { ...init }, body: init.body });
+      const list = answers[url];
+      const status = (list && list.length ? list.shift() : 204);
+      if (status === 'network') return Promise.reject(new TypeError('Failed to fetch'));
+      return Promise.resolve({ status, ok: status < 300, headers: { get: () => null } });
+    };
+  }
+  win.window = win;
+  win.pgw = function () {
+    (win.pgw.q = win.pgw.q || []).push(arguments);
+  };
+  vm.createContext(win);
+  return {
+    win,
+    calls,
+    stored,
+    body,
+    load: () => vm.runInContext(source, win, { filename: 'loader.js' }),
+    banner: () => body.all().find((n) => n.id === 'pgw-banner'),
+  };
+}
+
+function events(call) {
+  return JSON.parse(call.body).events;
+}
+
+function checkTransport(call) {
+  assert.equal(call.init.method, 'POST');
+  assert.equal(call.init.keepalive, true);
+  assert.equal(call.init.credentials, 'include');
+  assert.equal(call.init.headers['Content-Type'], 'text/plain;charset=UTF-8');
+  assert.ok(!call.url.includes('?') && !call.url.includes('#'), 'no query in ' + call.url);
+}
+
+const scenarios = {
+  // The main flow: nothing before consent, then one consent POST and one
+  // collect POST with the held page_view and purchase.
+  async consent(b) {
+    b.win.location.href = 'https://www.shop.example/landing?fbclid=AbC123xyz&gclid=Cj0KCQ_BwE-1&utm_source=x';
+    b.win.pgw('track', 'lead', { form: 'newsletter' }); // queued by the stub before load
+    b.load();
+    await tick();
+    assert.equal(b.calls.length, 0, 'nothing sent before the decision');
+    assert.deepEqual(b.stored, [], 'nothing stored before the decision');
+    const banner = b.banner();
+    assert.ok(banner, 'banner shown');
+    assert.equal(banner.attrs.role, 'dialog');
+    const buttons = banner.all().filter((n) => n.tagName === 'BUTTON');
+    assert.equal(buttons.length, 2);
+    assert.equal(buttons[0].style.cssText, buttons[1].style.cssText, 'accept and reject look alike');
+    b.win.pgw('track', 'purchase', { value: 12.5, currency: 'EUR', event_id: PAGE_ID, contents: [{ id: 'sku1', quantity: 1 }], bad_obj: { x: 1 }, 'bad key': 1 }, { em: 'jane@example.com', nope: 'x' });
+    await tick();
+    assert.equal(b.calls.length, 0, 'still nothing sent');
+    b.win.pgw('consent', { analytics: true, marketing: true, functional: false });
+    await until(b, 2);
+    assert.equal(b.calls.length, 2, 'one consent POST then one collect POST: ' + JSON.stringify(b.calls));
+    const [c, e] = b.calls;
+    assert.equal(c.url, CONSENT);
+    assert.equal(c.body, '{"v":1,"analytics":true,"marketing":true,"functional":false,"policy":"2026-01"}');
+    checkTransport(c);
+    assert.equal(e.url, COLLECT);
+    checkTransport(e);
+    const beacon = JSON.parse(e.body);
+    assert.equal(beacon.v, 1);
+    assert.deepEqual(beacon.events.map((x) => x.name), ['page_view', 'lead', 'purchase']);
+    for (const ev of beacon.events) assert.match(ev.id, UUID);
+    assert.equal(beacon.events[2].id, PAGE_ID, "the page's own event_id is kept");
+    assert.equal(beacon.events[2].props.event_id, undefined);
+    assert.equal(beacon.events[2].props.bad_obj, undefined);
+    assert.equal(beacon.events[2].user.em, 'jane@example.com');
+    assert.equal(beacon.events[2].user.nope, undefined);
+    assert.equal(beacon.ids.gclid, 'Cj0KCQ_BwE-1');
+    assert.match(beacon.ids.fbc, /^fb\.1\.\d{13}\.AbC123xyz$/);
+    assert.equal(beacon.ids.fbp, 'fb.1.1732880000000.1116446470');
+    assert.deepEqual(beacon.consent, { analytics: true, marketing: true, functional: false, policy: '2026-01' });
+    for (const x of b.calls) assert.ok(!x.url.includes('AbC123xyz') && !x.url.includes('Cj0KCQ'), 'click ids never in a URL');
+    assert.equal(b.banner(), undefined, 'banner gone');
+    assert.deepEqual(b.stored.filter((s) => s[0] !== 'sessionStorage'), [], 'the loader sets no cookie itself');
+  },
+
+  // Reject all: the decision is posted, every held event is dropped.
+  async reject(b) {
+    b.load();
+    b.win.pgw('track', 'purchase', { value: 1 });
+    await tick();
+    b.win.pgw('consent', { analytics: false, marketing: false, functional: false });
+    await until(b, 1);
+    b.win.pgw('track', 'lead');
+    await tick(60);
+    assert.equal(b.calls.length, 1);
+    assert.equal(b.calls[0].url, CONSENT);
+    assert.deepEqual(b.stored, []);
+  },
+
+  // Analytics only: the GA4 path, without user data or click ids.
+  async analytics(b) {
+    b.win.location.href = 'https://www.shop.example/?gclid=abc';
+    b.load();
+    b.win.pgw('track', 'purchase', { value: 1 }, { em: 'a@b.c' });
+    b.win.pgw('consent', { analytics: true });
+    await until(b, 2);
+    assert.equal(b.calls.length, 2);
+    const beacon = JSON.parse(b.calls[1].body);
+    assert.equal(beacon.ids, undefined);
+    assert.deepEqual(beacon.events[1].user, {});
+    assert.equal(beacon.consent.marketing, false);
+  },
+
+  // A decision in the consent cookie: no banner, no consent POST, events go.
+  async cookie(b) {
+    b.load();
+    await until(b, 1);
+    assert.equal(b.banner(), undefined);
+    assert.equal(b.calls.length, 1);
+    assert.equal(b.calls[0].url, COLLECT);
+    assert.deepEqual(events(b.calls[0]).map((x) => x.name), ['page_view']);
+    b.win.pgw('consent', 'show');
+    assert.ok(b.banner(), 'reopened');
+  },
+
+  // A cookie of an older policy counts as no decision.
+  async oldpolicy(b) {
+    b.load();
+    await tick(60);
+    assert.ok(b.banner());
+    assert.equal(b.calls.length, 0);
+  },
+
+  // 503 and a network error are retried with the same events; the consent
+  // POST is retried too.
+  async retry(b) {
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 5);
+    const urls = b.calls.map((c) => c.url);
+    assert.deepEqual(urls, [CONSENT, CONSENT, COLLECT, COLLECT, COLLECT]);
+    const ids = b.calls.slice(2).map((c) => events(c)[0].id);
+    assert.equal(new Set(ids).size, 1, 'same event every time');
+  },
+
+  // A 400 on a beacon of several events resends them one by one.
+  async solo(b) {
+    b.load();
+    b.win.pgw('track', 'lead');
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 4);
+    const sizes = b.calls.filter((c) => c.url === COLLECT).map((c) => events(c).length);
+    assert.deepEqual(sizes, [2, 1, 1]);
+  },
+
+  // Many events in one tick: split at 25 events and 32 KiB per beacon.
+  async split(b) {
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 2);
+    for (let i = 0; i < 40; i++) b.win.pgw('track', 'view_content', { i });
+    for (let i = 0; i < 10; i++) b.win.pgw('track', 'custom:big', { a: 'x'.repeat(500), b: 'y'.repeat(500), c: 'z'.repeat(500), d: 'w'.repeat(500), e: 'v'.repeat(500), f: 'u'.repeat(500), g: 't'.repeat(500) });
+    await until(b, () => b.calls.filter((c) => c.url === COLLECT).reduce((n, c) => n + events(c).length, 0) >= 51);
+    const beacons = b.calls.filter((c) => c.url === COLLECT);
+    let n = 0;
+    for (const c of beacons) {
+      const k = events(c).length;
+      assert.ok(k <= 25, 'at most 25 events');
+      assert.ok(Buffer.byteLength(c.body) <= 32768, 'at most 32 KiB');
+      n += k;
+    }
+    assert.equal(n, 51);
+    assert.ok(beacons.length >= 3);
+  },
+
+  // SPA: a pushState fires a page_view whose ref is the previous URL.
+  async spa(b) {
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 2);
+    b.win.history.pushState({}, '', '/product/42');
+    b.win.history.pushState({}, '', '/product/42#reviews'); // same page
+    await until(b, 3);
+    const last = events(b.calls[b.calls.length - 1]);
+    assert.equal(last.length, 1);
+    assert.equal(last[0].name, 'page_view');
+    assert.equal(last[0].url, 'https://www.shop.example/product/42');
+    assert.equal(last[0].ref, 'https://www.shop.example/landing?utm_source=x');
+  },
+
+  // Without fetch, sendBeacon carries the body.
+  async nofetch(b) {
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 2);
+    assert.deepEqual(b.calls.map((c) => c.kind + ' ' + c.url), ['beacon ' + CONSENT, 'beacon ' + COLLECT]);
+  },
+
+  // Same-origin mode: the prefix before the loader path is kept.
+  async prefix(b) {
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 2);
+    assert.deepEqual(b.calls.map((c) => c.url), ['https://www.shop.example/m/k4/c8xw', 'https://www.shop.example/m/k4/q7mz']);
+  },
+
+  // Malformed cookies and click ids are left out rather than sinking the
+  // beacon; good ones go in the body.
+  async ids(b) {
+    b.win.location.href = 'https://www.shop.example/?gclid=a%20b&ttclid=E.C.P.x_1&twclid=' + 'x'.repeat(600);
+    b.load();
+    b.win.pgw('consent', { analytics: true, marketing: true });
+    await until(b, 2);
+    const beacon = JSON.parse(b.calls[1].body);
+    assert.deepEqual(beacon.ids, { ttp: 'abc_DEF-1', ttclid: 'E.C.P.x_1' });
+  },
+
+  // Languages: page lang first, then the browser's, then the default.
+  async lang(b) {
+    b.load();
+    const t = b.banner().all().find((n) => n.tagName === 'STRONG');
+    assert.equal(b.banner().lang, 'pt');
+    assert.equal(t.textContent, 'A sua privacidade');
+  },
+};
+
+const options = {
+  consent: { cookie: '_fbp=fb.1.1732880000000.1116446470; _fbc=fb.1.1732880000000.Old' },
+  cookie: { cookie: 'x=1; jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln; y=2' },
+  oldpolicy: { cookie: 'jaraba_consent=1.k1.amf.2025-01.1732890000.subj.c2ln' },
+  retry: { answers: { [CONSENT]: [503], [COLLECT]: [503, 'network', 204] } },
+  solo: { answers: { [COLLECT]: [400, 204, 400] } },
+  nofetch: { noFetch: true },
+  prefix: { script: 'https://www.shop.example/m/s/k4f9q2.js' },
+  lang: { lang: 'pt-BR', navLang: 'es-ES' },
+  ids: { cookie: '_fbp=bogus; _fbc=fb.1.x.y; _ttp=abc_DEF-1' },
+};
+
+(async () => {
+  const fn = scenarios[scenario];
+  if (!fn) throw new Error('unknown scenario ' + scenario);
+  const b = browser(options[scenario] || {});
+  await fn(b);
+  process.stdout.write(JSON.stringify({ calls: b.calls }) + '\n');
+})().catch((e) => {
+  const at = String((e && e.stack) || '').split('\n').filter((l) => l.startsWith('    at ')).slice(0, 4);
+  process.stderr.write(String((e && e.message) || e) + '\n' + at.join('\n') + '\n');
+  process.exit(1);
+});

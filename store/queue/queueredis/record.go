@@ -1,0 +1,43 @@
+package queueredis
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/jaraba/pixelgw/store/queue"
+)
+
+// A stream entry has two fields: k (the kind, written by the script) and v,
+// the record: uvarint-prefixed tenant id, event id and event name, then the
+// payload to the end. One field instead of four keeps the script's XADD
+// short and the stream compact.
+
+var errBadRecord = errors.New("malformed stream record")
+
+func recordLen(e *queue.Entry) int {
+	return 3*binary.MaxVarintLen32 + len(e.TenantID) + len(e.EventID) + len(e.EventName) + len(e.Payload)
+}
+
+func appendRecord(b []byte, e *queue.Entry) []byte {
+	for _, s := range [...]string{e.TenantID, e.EventID, e.EventName} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, e.Payload...)
+}
+
+func parseRecord(v string, m *queue.Message) error {
+	var parts [3]string
+	for i := range parts {
+		n, w := binary.Uvarint([]byte(v[:min(len(v), binary.MaxVarintLen64)]))
+		if w <= 0 || uint64(len(v)-w) < n {
+			return errBadRecord
+		}
+		parts[i], v = v[w:w+int(n)], v[w+int(n):]
+	}
+	m.TenantID, m.EventID, m.EventName = parts[0], parts[1], parts[2]
+	if v != "" {
+		m.Payload = []byte(v)
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package queuesqlite
+
+// The queue's statements, one place (schema in schema.sql). Times are unix ms.
+const (
+	sqlRevocation = `SELECT decided_at FROM revocation
+		WHERE tenant_id = ? AND visitor_id = ? AND expires_at > ?`
+	// A newer decision replaces the stored one; so does any decision once
+	// the stored one has expired.
+	sqlRevocationSet = `INSERT INTO revocation (tenant_id, visitor_id, decided_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (tenant_id, visitor_id) DO UPDATE SET decided_at = excluded.decided_at, expires_at = excluded.expires_at
+		WHERE excluded.decided_at > revocation.decided_at OR revocation.expires_at <= ?5`
+	sqlRevocationPurge = `DELETE FROM revocation WHERE expires_at <= ?`
+
+	sqlDedupGet         = `SELECT expires_at FROM dedup WHERE key = ?`
+	sqlDedupDelete      = `DELETE FROM dedup WHERE key = ?`
+	sqlDedupInsert      = `INSERT INTO dedup (key, tenant_id, expires_at) VALUES (?, ?, ?)`
+	sqlDedupPurgeTenant = `DELETE FROM dedup WHERE key IN
+		(SELECT key FROM dedup WHERE tenant_id = ? AND expires_at <= ? LIMIT ?)`
+
+	sqlLiveCount = `SELECT live FROM dedup_count WHERE tenant_id = ?`
+	sqlLiveSet   = `INSERT INTO dedup_count (tenant_id, live) VALUES (?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET live = excluded.live`
+	sqlLiveAdd     = `UPDATE dedup_count SET live = max(live + ?2, 0) WHERE tenant_id = ?1`
+	sqlLiveTenants = `SELECT tenant_id FROM dedup_count`
+
+	sqlEntryInsert  = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload) VALUES (?, ?, ?, ?, ?)`
+	sqlEntriesAfter = `SELECT id, kind, tenant_id, event_id, event_name, payload FROM entry
+		WHERE id > ? ORDER BY id LIMIT ?`
+	// Everything below the oldest entry some group still needs: its oldest
+	// pending entry, or the one after its last delivered. NULL: no group.
+	sqlTrimFloor = `SELECT min(coalesce(
+			(SELECT min(p.entry_id) FROM pending p WHERE p.group_name = g.name),
+			g.last_id + 1)) FROM consumer_group g`
+	sqlEntryTrim = `DELETE FROM entry WHERE id < ?`
+
+	sqlGroupCreate   = `INSERT INTO consumer_group (name, last_id) VALUES (?, 0) ON CONFLICT (name) DO NOTHING`
+	sqlGroupLast     = `SELECT last_id FROM consumer_group WHERE name = ?`
+	sqlGroupAdvance  = `UPDATE consumer_group SET last_id = ? WHERE name = ?`
+	sqlPendingInsert = `INSERT INTO pending (group_name, entry_id, consumer, delivered_at) VALUES (?, ?, ?, ?)`
+	sqlPendingDelete = `DELETE FROM pending WHERE group_name = ? AND entry_id = ?`
+
+	// Per group: entries after its last delivered one (ids are never reused
+	// and nothing after a group's position is ever deleted, so the sequence
+	// minus last_id counts them) plus its pending ones; the worst group.
+	sqlLag = `SELECT coalesce(max(
+			coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entry'), 0) - g.last_id
+			+ (SELECT count(*) FROM pending p WHERE p.group_name = g.name)), 0)
+		FROM consumer_group g`
+)

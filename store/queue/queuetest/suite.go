@@ -1,0 +1,569 @@
+// Package queuetest is the conformance suite every queue.Queue implementation
+// runs (queueredis, queuesqlite). It is imported only from tests.
+package queuetest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/jaraba/pixelgw/store/queue"
+)
+
+// Cap is the per-tenant live-key cap the suite expects: open must return a
+// queue built with Options().
+const Cap = 64
+
+// Options returns the options the opened queue must use.
+func Options() queue.Options { return queue.Options{MaxKeysPerTenant: Cap} }
+
+// Windows used by the suite.
+const (
+	long  = 48 * time.Hour
+	short = 10 * time.Minute
+	// tiny is the window of the expiry tests; they poll with a deadline.
+	tiny = 50 * time.Millisecond
+)
+
+// pollDeadline bounds every "eventually" loop of the suite.
+const pollDeadline = 10 * time.Second
+
+// Exercise runs the suite. open must return a fresh, empty queue (its own
+// stream or file) configured with Options(), and close it in t.Cleanup.
+func Exercise(t *testing.T, open func(t *testing.T) queue.Queue) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, q queue.Queue)
+	}{
+		{"DuplicateAcrossCalls", testDuplicateAcrossCalls},
+		{"DuplicateInsideBatch", testDuplicateInsideBatch},
+		{"KeyIsTenantNameAndID", testKeyParts},
+		{"WindowExpiry", testWindowExpiry},
+		{"Revocation", testRevocation},
+		{"RevocationKeepsNewest", testRevocationKeepsNewest},
+		{"Cap", testCap},
+		{"CapRecoversAfterExpiry", testCapRecovers},
+		{"InvalidEntryAdmitsNothing", testInvalidEntry},
+		{"PayloadRoundTrip", testPayloadRoundTrip},
+		{"TwoGroupsSeeEveryEntryOnce", testTwoGroups},
+		{"Lag", testLag},
+		{"ReadBlocksUntilAdmit", testReadBlocks},
+		{"ConcurrentAdmitSameIDs", testConcurrentAdmit},
+		{"EmptyBatch", testEmptyBatch},
+		{"Ping", func(t *testing.T, q queue.Queue) { require.NoError(t, q.Ping(t.Context())) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+// ID returns a random UUID-shaped string.
+func ID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func pageView(tenant, id string) queue.Entry {
+	return queue.Entry{TenantID: tenant, EventID: id, EventName: "page_view", Window: short, Payload: []byte("pv:" + id)}
+}
+
+func purchase(tenant, id string) queue.Entry {
+	return queue.Entry{TenantID: tenant, EventID: id, EventName: "purchase", Window: long, Conversion: true, Payload: []byte("buy:" + id)}
+}
+
+func admit(t *testing.T, q queue.Queue, entries ...queue.Entry) []queue.Result {
+	t.Helper()
+	res, err := q.Admit(t.Context(), entries)
+	require.NoError(t, err)
+	require.Len(t, res, len(entries))
+	return res
+}
+
+// drain reads everything currently available to group, acknowledging it.
+func drain(t *testing.T, q queue.Queue, group string) []queue.Message {
+	t.Helper()
+	var out []queue.Message
+	for {
+		msgs, err := q.Read(t.Context(), group, "c1", 7, 0)
+		require.NoError(t, err)
+		if len(msgs) == 0 {
+			return out
+		}
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		require.NoError(t, q.Ack(t.Context(), group, ids...))
+		out = append(out, msgs...)
+	}
+}
+
+type kindID struct {
+	Kind    queue.Kind
+	Tenant  string
+	Name    string
+	EventID string
+}
+
+func summarize(msgs []queue.Message) []kindID {
+	out := make([]kindID, len(msgs))
+	for i, m := range msgs {
+		out[i] = kindID{m.Kind, m.TenantID, m.EventName, m.EventID}
+	}
+	return out
+}
+
+func testDuplicateAcrossCalls(t *testing.T, q queue.Queue) {
+	tenant, pv, buy := ID(), ID(), ID()
+	require.Equal(t, []queue.Result{queue.Queued, queue.Queued}, admit(t, q, pageView(tenant, pv), purchase(tenant, buy)))
+	require.Equal(t, []queue.Result{queue.Duplicate, queue.Duplicate}, admit(t, q, pageView(tenant, pv), purchase(tenant, buy)))
+	// A third copy of the conversion is again a merge.
+	require.Equal(t, []queue.Result{queue.Duplicate}, admit(t, q, purchase(tenant, buy)))
+
+	got := drain(t, q, "g")
+	require.Equal(t, []kindID{
+		{queue.KindEvent, tenant, "page_view", pv},
+		{queue.KindEvent, tenant, "purchase", buy},
+		{queue.KindMerge, tenant, "purchase", buy},
+		{queue.KindMerge, tenant, "purchase", buy},
+	}, summarize(got))
+	require.Equal(t, []byte("buy:"+buy), got[2].Payload, "a merge entry carries the repeat's payload")
+}
+
+func testDuplicateInsideBatch(t *testing.T, q queue.Queue) {
+	tenant, pv, buy := ID(), ID(), ID()
+	res := admit(t, q, pageView(tenant, pv), pageView(tenant, pv), purchase(tenant, buy), purchase(tenant, buy))
+	require.Equal(t, []queue.Result{queue.Queued, queue.Duplicate, queue.Queued, queue.Duplicate}, res)
+	require.Equal(t, []kindID{
+		{queue.KindEvent, tenant, "page_view", pv},
+		{queue.KindEvent, tenant, "purchase", buy},
+		{queue.KindMerge, tenant, "purchase", buy},
+	}, summarize(drain(t, q, "g")))
+}
+
+func testKeyParts(t *testing.T, q queue.Queue) {
+	t1, t2, id := ID(), ID(), ID()
+	// Same event id: other tenant, other name → independent keys.
+	res := admit(t, q, purchase(t1, id), purchase(t2, id), pageView(t1, id))
+	require.Equal(t, []queue.Result{queue.Queued, queue.Queued, queue.Queued}, res)
+	res = admit(t, q, purchase(t2, id), purchase(t1, id), pageView(t1, id))
+	require.Equal(t, []queue.Result{queue.Duplicate, queue.Duplicate, queue.Duplicate}, res)
+	// Separator: ("ab","c") and ("a","bc") are different keys.
+	a := queue.Entry{TenantID: t1 + "ab", EventName: "c", EventID: id, Window: long}
+	b := queue.Entry{TenantID: t1 + "a", EventName: "bc", EventID: id, Window: long}
+	require.Equal(t, []queue.Result{queue.Queued, queue.Queued}, admit(t, q, a, b))
+}
+
+func testWindowExpiry(t *testing.T, q queue.Queue) {
+	tenant, id := ID(), ID()
+	e := queue.Entry{TenantID: tenant, EventID: id, EventName: "page_view", Window: tiny}
+	require.Equal(t, []queue.Result{queue.Queued}, admit(t, q, e))
+	// Polled, not slept: the key must lapse within the deadline.
+	require.Eventually(t, func() bool { return admit(t, q, e)[0] == queue.Queued }, pollDeadline, 10*time.Millisecond)
+	// A long-window event next to it does not lapse.
+	buy := purchase(tenant, ID())
+	require.Equal(t, []queue.Result{queue.Queued}, admit(t, q, buy))
+	require.Equal(t, []queue.Result{queue.Duplicate}, admit(t, q, buy))
+}
+
+func testRevocation(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant, other, visitor := ID(), ID(), ID()
+	decided := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	revokedAt := decided.Add(time.Second)
+	require.NoError(t, q.SetDecision(ctx, tenant, visitor, revokedAt, time.Hour))
+
+	withVisitor := func(e queue.Entry, v string, at time.Time) queue.Entry {
+		e.VisitorID, e.DecidedAt = v, at
+		return e
+	}
+	id := ID()
+	res := admit(t, q,
+		withVisitor(purchase(tenant, id), visitor, decided),     // cookie older than the revocation
+		withVisitor(pageView(tenant, ID()), visitor, decided),   // any event of that cookie
+		withVisitor(pageView(tenant, ID()), visitor, revokedAt), // same instant: not newer
+		withVisitor(pageView(tenant, ID()), visitor, time.Time{}),
+		withVisitor(pageView(tenant, ID()), ID(), decided),   // another visitor
+		withVisitor(pageView(other, ID()), visitor, decided), // the same visitor id in another tenant
+		withVisitor(pageView(tenant, ID()), "", decided),     // no visitor
+	)
+	require.Equal(t, []queue.Result{queue.Revoked, queue.Revoked, queue.Queued, queue.Queued, queue.Queued, queue.Queued, queue.Queued}, res)
+
+	// The revoked entry left no dedup mark: a copy under a newer decision is queued.
+	res = admit(t, q, withVisitor(purchase(tenant, id), visitor, revokedAt.Add(time.Second)))
+	require.Equal(t, []queue.Result{queue.Queued}, res)
+
+	msgs := drain(t, q, "g")
+	require.Len(t, msgs, 6)
+	for _, m := range msgs {
+		require.Equal(t, queue.KindEvent, m.Kind)
+	}
+	require.Equal(t, id, msgs[5].EventID)
+}
+
+func testRevocationKeepsNewest(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant, visitor := ID(), ID()
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	require.NoError(t, q.SetDecision(ctx, tenant, visitor, base.Add(10*time.Second), time.Hour))
+	require.NoError(t, q.SetDecision(ctx, tenant, visitor, base, time.Hour)) // older: ignored
+	e := pageView(tenant, ID())
+	e.VisitorID, e.DecidedAt = visitor, base.Add(5*time.Second)
+	require.Equal(t, []queue.Result{queue.Revoked}, admit(t, q, e))
+
+	// A newer decision (the visitor consented again) moves the bar up.
+	require.NoError(t, q.SetDecision(ctx, tenant, visitor, base.Add(20*time.Second), time.Hour))
+	e.DecidedAt = base.Add(15 * time.Second)
+	require.Equal(t, []queue.Result{queue.Revoked}, admit(t, q, e))
+	e.DecidedAt = base.Add(20 * time.Second)
+	require.Equal(t, []queue.Result{queue.Queued}, admit(t, q, e))
+
+	// A decision expires with its ttl.
+	v2 := ID()
+	require.NoError(t, q.SetDecision(ctx, tenant, v2, base.Add(time.Minute), tiny))
+	e2 := pageView(tenant, ID())
+	e2.VisitorID, e2.DecidedAt = v2, base
+	require.Eventually(t, func() bool { return admit(t, q, e2)[0] == queue.Queued }, pollDeadline, 10*time.Millisecond)
+}
+
+func testCap(t *testing.T, q queue.Queue) {
+	full, other := ID(), ID()
+	var batch []queue.Entry
+	for range Cap {
+		batch = append(batch, purchase(full, ID()))
+	}
+	for _, r := range admit(t, q, batch...) {
+		require.Equal(t, queue.Queued, r)
+	}
+	over := purchase(full, ID())
+	res := admit(t, q, over, pageView(other, ID()), batch[0], pageView(full, ID()))
+	require.Equal(t, []queue.Result{queue.OverCap, queue.Queued, queue.Duplicate, queue.OverCap}, res,
+		"over the cap: new keys refused for that tenant only; duplicates still recognised")
+	// OverCap left nothing behind: still refused, never Duplicate.
+	require.Equal(t, []queue.Result{queue.OverCap}, admit(t, q, over))
+	// The other tenant still admits a whole batch.
+	batch = batch[:0]
+	for range Cap / 2 {
+		batch = append(batch, pageView(other, ID()))
+	}
+	for _, r := range admit(t, q, batch...) {
+		require.Equal(t, queue.Queued, r)
+	}
+	// A batch crossing the cap is cut exactly at the cap.
+	mixed := ID()
+	batch = batch[:0]
+	for range Cap + 3 {
+		batch = append(batch, pageView(mixed, ID()))
+	}
+	res = admit(t, q, batch...)
+	for i, r := range res {
+		want := queue.Queued
+		if i >= Cap {
+			want = queue.OverCap
+		}
+		require.Equal(t, want, r, "entry %d", i)
+	}
+	got := drain(t, q, "g")
+	require.Len(t, got, Cap+1+Cap/2+1+Cap) // merge of batch[0] included
+}
+
+func testCapRecovers(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	batch := make([]queue.Entry, Cap)
+	for i := range batch {
+		batch[i] = queue.Entry{TenantID: tenant, EventID: ID(), EventName: "page_view", Window: tiny}
+	}
+	for _, r := range admit(t, q, batch...) {
+		require.Equal(t, queue.Queued, r)
+	}
+	// Once the keys lapse, the tenant admits again (the accounting may lag
+	// the keys by its documented granularity).
+	require.Eventually(t, func() bool {
+		return admit(t, q, pageView(tenant, ID()))[0] == queue.Queued
+	}, pollDeadline, 10*time.Millisecond)
+}
+
+func testInvalidEntry(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	good := purchase(tenant, ID())
+	for name, bad := range map[string]queue.Entry{
+		"no tenant": {EventID: ID(), EventName: "lead", Window: long},
+		"no id":     {TenantID: tenant, EventName: "lead", Window: long},
+		"no name":   {TenantID: tenant, EventID: ID(), Window: long},
+		"no window": {TenantID: tenant, EventID: ID(), EventName: "lead"},
+	} {
+		res, err := q.Admit(t.Context(), []queue.Entry{good, bad})
+		require.ErrorIs(t, err, queue.ErrInvalidEntry, name)
+		require.Nil(t, res, name)
+	}
+	require.Empty(t, drain(t, q, "g"))
+	require.Equal(t, []queue.Result{queue.Queued}, admit(t, q, good), "nothing of the failed batch was marked")
+}
+
+func testPayloadRoundTrip(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	big := bytes.Repeat([]byte{0, 1, 2, 0xff, '"', '\\', '\n'}, 5000)
+	payloads := [][]byte{nil, {0}, []byte("{\"a\":\"ñ\"}"), big}
+	var batch []queue.Entry
+	for _, p := range payloads {
+		e := purchase(tenant, ID())
+		e.Payload = p
+		batch = append(batch, e)
+	}
+	admit(t, q, batch...)
+	got := drain(t, q, "g")
+	require.Len(t, got, len(payloads))
+	for i, m := range got {
+		require.Equal(t, len(payloads[i]), len(m.Payload), "payload %d", i)
+		if len(payloads[i]) > 0 {
+			require.Equal(t, payloads[i], m.Payload, "payload %d", i)
+		}
+		require.Equal(t, batch[i].EventID, m.EventID)
+		require.Equal(t, tenant, m.TenantID)
+	}
+}
+
+func testTwoGroups(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	var batch []queue.Entry
+	for range 23 {
+		batch = append(batch, pageView(tenant, ID()))
+	}
+	// The groups exist before the entries: a group sees what is retained
+	// when it is created, and what every existing group has acknowledged
+	// may be gone.
+	for _, g := range []string{"meta", "google"} {
+		msgs, err := q.Read(t.Context(), g, "a", 10, 0)
+		require.NoError(t, err)
+		require.Empty(t, msgs)
+	}
+	admit(t, q, batch[:10]...)
+	// Two groups, two consumers each, reading in small claims.
+	seen := map[string][]string{}
+	read := func(group, consumer string) int {
+		msgs, err := q.Read(t.Context(), group, consumer, 4, 0)
+		require.NoError(t, err)
+		for _, m := range msgs {
+			seen[group] = append(seen[group], m.EventID)
+			require.NoError(t, q.Ack(t.Context(), group, m.ID))
+		}
+		return len(msgs)
+	}
+	for read("meta", "a")+read("google", "a") > 0 {
+	}
+	admit(t, q, batch[10:]...)
+	for read("meta", "b")+read("google", "b")+read("meta", "a") > 0 {
+	}
+	want := make([]string, len(batch))
+	for i, e := range batch {
+		want[i] = e.EventID
+	}
+	require.Equal(t, want, seen["meta"], "in order, each once")
+	require.Equal(t, want, seen["google"])
+	// Acknowledged entries are not delivered again.
+	msgs, err := q.Read(t.Context(), "meta", "c", 100, 10*time.Millisecond)
+	require.NoError(t, err)
+	require.Empty(t, msgs)
+}
+
+func testLag(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	lag := func() int64 {
+		n, err := q.Lag(ctx)
+		require.NoError(t, err)
+		return n
+	}
+	require.Zero(t, lag())
+	tenant := ID()
+	admit(t, q, pageView(tenant, ID()), pageView(tenant, ID()), pageView(tenant, ID()), pageView(tenant, ID()), pageView(tenant, ID()))
+	require.Zero(t, lag(), "no group yet")
+
+	m1, err := q.Read(ctx, "g1", "c", 2, 0)
+	require.NoError(t, err)
+	require.Len(t, m1, 2)
+	require.EqualValues(t, 5, lag(), "3 undelivered + 2 pending")
+	m2, err := q.Read(ctx, "g2", "c", 10, 0)
+	require.NoError(t, err)
+	require.Len(t, m2, 5)
+	require.EqualValues(t, 5, lag())
+	require.NoError(t, q.Ack(ctx, "g1", m1[0].ID, m1[1].ID))
+	require.EqualValues(t, 5, lag(), "g2 is now the slowest")
+	ids := make([]string, len(m2))
+	for i, m := range m2 {
+		ids[i] = m.ID
+	}
+	require.NoError(t, q.Ack(ctx, "g2", ids[:4]...))
+	require.EqualValues(t, 3, lag(), "g1 is the slowest again")
+	require.NoError(t, q.Ack(ctx, "g2", ids...))
+	require.NoError(t, q.Ack(ctx, "g2", ids...), "acknowledging twice is harmless")
+	require.EqualValues(t, 3, lag())
+
+	rest := drain(t, q, "g1")
+	require.Len(t, rest, 3)
+	require.Zero(t, lag())
+	admit(t, q, pageView(tenant, ID()))
+	require.EqualValues(t, 1, lag())
+}
+
+func testReadBlocks(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	// Create the group first so the blocked reader is really waiting.
+	msgs, err := q.Read(t.Context(), "g", "c", 10, 0)
+	require.NoError(t, err)
+	require.Empty(t, msgs)
+
+	var wg sync.WaitGroup
+	var got atomic.Pointer[[]queue.Message]
+	errc := make(chan error, 1)
+	wg.Go(func() {
+		// Several reads in a row: the admit may land between two.
+		for range 50 {
+			m, err := q.Read(t.Context(), "g", "c", 10, 200*time.Millisecond)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if len(m) > 0 {
+				got.Store(&m)
+				return
+			}
+		}
+	})
+	id := ID()
+	admit(t, q, purchase(tenant, id))
+	wg.Wait()
+	close(errc)
+	require.NoError(t, <-errc)
+	require.NotNil(t, got.Load(), "the blocked reader saw the entry")
+	require.Equal(t, id, (*got.Load())[0].EventID)
+}
+
+func testConcurrentAdmit(t *testing.T, q queue.Queue) {
+	const goroutines, perTenant = 8, 40
+	tenants := []string{ID(), ID()}
+	var ids []queue.Entry
+	for _, tn := range tenants {
+		for i := range perTenant {
+			if i%2 == 0 {
+				ids = append(ids, purchase(tn, ID()))
+			} else {
+				ids = append(ids, pageView(tn, ID()))
+			}
+		}
+	}
+	// Goroutine g walks the ids from offset g*5, in batches of g+1 entries.
+	at := func(g, k int) int { return (k + g*5) % len(ids) }
+	results := make([][]queue.Result, goroutines)
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			size := g + 1
+			for start := 0; start < len(ids); start += size {
+				end := min(start+size, len(ids))
+				batch := make([]queue.Entry, 0, size)
+				for k := start; k < end; k++ {
+					batch = append(batch, ids[at(g, k)])
+				}
+				res, err := q.Admit(t.Context(), batch)
+				if err != nil {
+					errs <- err
+					return
+				}
+				results[g] = append(results[g], res...)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	queued := map[int]int{}
+	for g := range goroutines {
+		require.Len(t, results[g], len(ids))
+		for k, r := range results[g] {
+			switch r {
+			case queue.Queued:
+				queued[at(g, k)]++
+			case queue.Duplicate:
+			default:
+				t.Fatalf("unexpected result %s", r)
+			}
+		}
+	}
+	for i := range ids {
+		require.Equal(t, 1, queued[i], "id %d queued exactly once", i)
+	}
+	var events, merges int
+	for _, m := range drain(t, q, "g") {
+		switch m.Kind {
+		case queue.KindEvent:
+			events++
+		case queue.KindMerge:
+			merges++
+		}
+	}
+	require.Equal(t, len(ids), events)
+	require.Equal(t, (goroutines-1)*perTenant, merges, "every repeat of a conversion is a merge")
+}
+
+func testEmptyBatch(t *testing.T, q queue.Queue) {
+	res, err := q.Admit(t.Context(), nil)
+	require.NoError(t, err)
+	require.Empty(t, res)
+}
+
+// BenchAdmit measures Admit with b.RunParallel: every operation admits one
+// fresh page_view across 64 tenants (the edge's shape: one event per beacon,
+// concurrent beacons). It reports events/s.
+func BenchAdmit(b *testing.B, q queue.Queue) {
+	b.Helper()
+	run := ID()[:8]
+	var seq atomic.Uint64
+	payload := bytes.Repeat([]byte("x"), 300)
+	tenants := make([]string, 64)
+	for i := range tenants {
+		tenants[i] = ID()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		entries := make([]queue.Entry, 1)
+		buf := make([]byte, 0, 64)
+		for pb.Next() {
+			n := seq.Add(1)
+			buf = append(buf[:0], run...)
+			buf = strconv.AppendUint(buf, n, 10)
+			entries[0] = queue.Entry{
+				TenantID: tenants[n%uint64(len(tenants))], EventID: string(buf), EventName: "page_view",
+				Window: short, Payload: payload, VisitorID: "v", DecidedAt: start,
+			}
+			res, err := q.Admit(b.Context(), entries)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if res[0] != queue.Queued {
+				b.Error(fmt.Sprintf("result %s", res[0]))
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
