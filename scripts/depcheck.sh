@@ -22,10 +22,10 @@ while read -r pkg imports; do
       store|platforms|consent)
         [ $stdlib = 1 ] || bad "$rel must import only the standard library, imports $imp" ;;
       cmd/*) ;;
-      store/storepg*|store/storesqlite*|store/*redis*) ;;
+      store/storepg*|store/storesqlite*|store/*redis*|store/queue/queuesqlite*) ;;
       *)
         case "$imp" in
-          "$mod"/store/storepg*|"$mod"/store/storesqlite*|"$mod"/store/*redis*|\
+          "$mod"/store/storepg*|"$mod"/store/storesqlite*|"$mod"/store/queue/queuesqlite*|"$mod"/store/*redis*|\
           github.com/jackc/pgx*|modernc.org/sqlite*|github.com/redis/go-redis*)
             bad "$rel imports driver $imp (only cmd/ wires drivers; depend on store interfaces)" ;;
         esac ;;

@@ -81,9 +81,29 @@ type TenantSettings struct {
 	CollectPath string `json:"collect_path,omitempty"`
 	ConsentPath string `json:"consent_path,omitempty"`
 
+	// PreviousPaths keep rotated edge paths working until their grace
+	// period ends.
+	PreviousPaths []PreviousPath `json:"previous_paths,omitempty"`
+
 	// Sites are the tenant's own origins (https://www.tenant.com) allowed to
 	// send beacons, in addition to each pixel's domains.
 	Sites []string `json:"sites,omitempty"`
+
+	// ForwardedHostCIDRs are the peers (the tenant's own reverse proxy) whose
+	// X-Forwarded-Host is trusted for this tenant's hostnames (same-origin
+	// mode). Empty: X-Forwarded-Host is ignored for this tenant.
+	ForwardedHostCIDRs []string `json:"forwarded_host_cidrs,omitempty"`
+	// SameOriginPrefix is the path prefix the tenant's proxy forwards in
+	// same-origin mode (e.g. /m), stripped before routing.
+	SameOriginPrefix string `json:"same_origin_prefix,omitempty"`
+}
+
+// PreviousPath is an edge path replaced by a rotation, still served until
+// Until.
+type PreviousPath struct {
+	Kind  string    `json:"kind"` // loader|collect|consent
+	Path  string    `json:"path"`
+	Until time.Time `json:"until"`
 }
 
 // TenantDomain maps an exact hostname to a tenant.
