@@ -67,6 +67,9 @@ type RedisConfig struct {
 	// Password is the AUTH password. Secret.
 	Password string `yaml:"password"`
 	DB       int    `yaml:"db"`
+	// Prefix starts every key pixelgw writes, so several fleets (or test
+	// runs) can share one Redis.
+	Prefix string `yaml:"prefix"`
 }
 
 // SecretsConfig holds the master keys that encrypt stored secrets.
@@ -115,7 +118,7 @@ func Defaults() Config {
 		Mode:     ModeEmbedded,
 		DataDir:  "./data",
 		Database: DatabaseConfig{MaxConns: 10},
-		Redis:    RedisConfig{Addr: "127.0.0.1:6379"},
+		Redis:    RedisConfig{Addr: "127.0.0.1:6379", Prefix: "pgw"},
 		Secrets:  SecretsConfig{MasterKeyID: "k1"},
 		Edge:     proxy.Defaults(),
 		Ops:      OpsConfig{Listen: "127.0.0.1:9090"},

@@ -136,8 +136,13 @@ func validateDSN(dsn string) error {
 	return nil
 }
 
+var redisPrefixRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+
 func (c Config) validateRedis() error {
 	r := c.Redis
+	if !redisPrefixRe.MatchString(r.Prefix) {
+		return fmt.Errorf("redis.prefix: %q must be 1-32 of [A-Za-z0-9_.-]", r.Prefix)
+	}
 	if c.Mode == ModeScaled && r.Addr == "" {
 		return errors.New("redis.addr: required in scaled mode")
 	}

@@ -188,7 +188,7 @@ func openQueue(ctx context.Context, cfg configs.Config, log *slog.Logger) (queue
 			rdb.Close()
 			return nil, nil, nil, fmt.Errorf("cannot reach redis at %s: %s", cfg.Redis.Addr, logging.SanitizeError(err))
 		}
-		q := queueredis.New(rdb, queueredis.Config{}, qlog)
+		q := queueredis.New(rdb, queueredis.Config{Prefix: cfg.Redis.Prefix}, qlog)
 		b := queue.NewBatcher(q, queue.BatcherConfig{})
 		comps := []component{{"queue", q.Start, q.Stop}, {"batcher", b.Start, b.Stop}}
 		return b, comps, func() { rdb.Close() }, nil
