@@ -28,6 +28,9 @@ type Config struct {
 	// class.
 	ConversionWindow time.Duration `yaml:"conversion_window"`
 	HighVolumeWindow time.Duration `yaml:"high_volume_window"`
+	// MaxLiveIDsPerTenant caps a tenant's live dedup keys: a flood of random
+	// event ids gets 429 for that tenant, never evicts another tenant's keys.
+	MaxLiveIDsPerTenant int64 `yaml:"max_live_ids_per_tenant"`
 	// AdmitTimeout bounds the durable enqueue of one beacon; past it the
 	// edge answers 503 and the loader retries.
 	AdmitTimeout time.Duration `yaml:"admit_timeout"`
@@ -47,15 +50,16 @@ type Config struct {
 // Defaults returns the default edge configuration.
 func Defaults() Config {
 	return Config{
-		Listen:           ":8080",
-		MaxBeaconBytes:   32 << 10,
-		MaxEvents:        25,
-		ConversionWindow: 48 * time.Hour,
-		HighVolumeWindow: 10 * time.Minute,
-		AdmitTimeout:     2 * time.Second,
-		MaxQueueLag:      5_000_000,
-		ReloadInterval:   250 * time.Millisecond,
-		RateLimit:        ratelimit.Defaults(),
+		Listen:              ":8080",
+		MaxBeaconBytes:      32 << 10,
+		MaxEvents:           25,
+		ConversionWindow:    48 * time.Hour,
+		HighVolumeWindow:    10 * time.Minute,
+		AdmitTimeout:        2 * time.Second,
+		MaxLiveIDsPerTenant: 1_000_000,
+		MaxQueueLag:         5_000_000,
+		ReloadInterval:      250 * time.Millisecond,
+		RateLimit:           ratelimit.Defaults(),
 	}
 }
 
@@ -83,6 +87,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("edge.high_volume_window: %s is outside 10s..24h", c.HighVolumeWindow)
 	case c.AdmitTimeout < 10*time.Millisecond || c.AdmitTimeout > time.Minute:
 		return fmt.Errorf("edge.admit_timeout: %s is outside 10ms..1m", c.AdmitTimeout)
+	case c.MaxLiveIDsPerTenant < 10 || c.MaxLiveIDsPerTenant > 1e9:
+		return fmt.Errorf("edge.max_live_ids_per_tenant: %d is outside 10..1000000000", c.MaxLiveIDsPerTenant)
 	case c.MaxQueueLag < 0:
 		return fmt.Errorf("edge.max_queue_lag: %d is negative", c.MaxQueueLag)
 	case c.ReloadInterval < 10*time.Millisecond || c.ReloadInterval > time.Second:

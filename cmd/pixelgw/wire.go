@@ -182,19 +182,20 @@ func hs256Key(cfg configs.Config, kid string) (admin.JWTKey, error) {
 // close function for after they stopped.
 func openQueue(ctx context.Context, cfg configs.Config, log *slog.Logger) (queue.Queue, []component, func(), error) {
 	qlog := log.With(slog.String("component", "queue"))
+	opts := queue.Options{MaxKeysPerTenant: cfg.Edge.MaxLiveIDsPerTenant}
 	if cfg.Mode == configs.ModeScaled {
 		rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			rdb.Close()
 			return nil, nil, nil, fmt.Errorf("cannot reach redis at %s: %s", cfg.Redis.Addr, logging.SanitizeError(err))
 		}
-		q := queueredis.New(rdb, queueredis.Config{Prefix: cfg.Redis.Prefix}, qlog)
+		q := queueredis.New(rdb, queueredis.Config{Prefix: cfg.Redis.Prefix, Options: opts}, qlog)
 		b := queue.NewBatcher(q, queue.BatcherConfig{})
 		comps := []component{{"queue", q.Start, q.Stop}, {"batcher", b.Start, b.Stop}}
 		return b, comps, func() { rdb.Close() }, nil
 	}
 	path := filepath.Join(filepath.Dir(cfg.Database.SQLitePath), "queue.db")
-	q, err := queuesqlite.Open(ctx, path, queuesqlite.Options{Logger: qlog})
+	q, err := queuesqlite.Open(ctx, path, queuesqlite.Options{Options: opts, Logger: qlog})
 	if err != nil {
 		return nil, nil, nil, err
 	}

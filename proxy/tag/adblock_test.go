@@ -14,7 +14,7 @@ import (
 )
 
 // This file is a small static check of the first-party URLs against the
-// network rules of EasyList and EasyPrivacy (../shared/adblock). It is not
+// network rules of EasyList and EasyPrivacy (test/testdata/adblock, a copy of ../shared/adblock). It is not
 // a blocker engine: it reads the ||, |, ^ and * pattern syntax, regex
 // rules RE2 can compile, and the options third-party/first-party, domain=
 // (and from=), resource types and method=; it ignores cosmetic rules,
@@ -296,7 +296,7 @@ func TestAdblockMatcher(t *testing.T) {
 
 func loadLists(t *testing.T) []*abRule {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "adblock")
+	dir := filepath.Join("..", "..", "test", "testdata", "adblock")
 	var rules []*abRule
 	for _, name := range []string{"easylist.txt", "easyprivacy.txt"} {
 		f, err := os.Open(filepath.Join(dir, name))
