@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -32,10 +34,27 @@ type TenantView struct {
 	Settings  store.TenantSettings `json:"settings"`
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`
+	// EdgePaths are the paths the edge serves the tenant on: configured,
+	// or the tenant's deterministic defaults.
+	EdgePaths EdgePaths `json:"edge_paths"`
+}
+
+// EdgePaths are a tenant's first-party endpoints on its edge hostnames.
+type EdgePaths struct {
+	Loader  string `json:"loader"`
+	Collect string `json:"collect"`
+	Consent string `json:"consent"`
 }
 
 func tenantView(t store.Tenant) TenantView {
-	return TenantView{ID: t.ID, Slug: t.Slug, Name: t.Name, Settings: t.Settings, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+	return TenantView{
+		ID: t.ID, Slug: t.Slug, Name: t.Name, Settings: t.Settings, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+		EdgePaths: EdgePaths{
+			Loader:  cmp.Or(t.Settings.LoaderPath, tenant.DefaultPath(t.ID, tenant.KindLoader)),
+			Collect: cmp.Or(t.Settings.CollectPath, tenant.DefaultPath(t.ID, tenant.KindCollect)),
+			Consent: cmp.Or(t.Settings.ConsentPath, tenant.DefaultPath(t.ID, tenant.KindConsent)),
+		},
+	}
 }
 
 // DomainInput adds a hostname to a tenant.

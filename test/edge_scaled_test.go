@@ -177,7 +177,10 @@ func TestTwoEdgesShareOneRedis(t *testing.T) {
 	status, _ = apiReq(t, a.api, "POST", "/api/v1/tenants/"+otherID+"/domains", tok, map[string]any{"hostname": "t.other.example"})
 	require.Equal(t, 201, status)
 	added := time.Now()
-	loader := tenant.DefaultPath(otherID, tenant.KindLoader)
+	// The API tells the tenant admin the paths to paste; the edge serves them.
+	paths := created["edge_paths"].(map[string]any)
+	loader := paths["loader"].(string)
+	require.Equal(t, tenant.DefaultPath(otherID, tenant.KindLoader), loader)
 	for {
 		if st, _, _ := edgeReq(t, b.edge, "GET", "t.other.example", loader, ""); st == 200 {
 			break
@@ -189,11 +192,11 @@ func TestTwoEdgesShareOneRedis(t *testing.T) {
 
 	// A flood of random ids on "other" hits its cap (40); demo is untouched.
 	otherOrigin := "https://www.other.example"
-	st, otherCookies := post(b.edge, "t.other.example", tenant.DefaultPath(otherID, tenant.KindConsent), consentJSON, otherOrigin, nil)
+	st, otherCookies := post(b.edge, "t.other.example", paths["consent"].(string), consentJSON, otherOrigin, nil)
 	require.Equal(t, 204, st)
 	codes := map[int]int{}
 	for i := 0; i < 60; i++ {
-		st, _ := post(b.edge, "t.other.example", tenant.DefaultPath(otherID, tenant.KindCollect), pageBeacon("page_view", uuid.NewString()), otherOrigin, otherCookies)
+		st, _ := post(b.edge, "t.other.example", paths["collect"].(string), pageBeacon("page_view", uuid.NewString()), otherOrigin, otherCookies)
 		codes[st]++
 	}
 	require.Equal(t, 40, codes[204], "%v", codes)
