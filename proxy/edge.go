@@ -54,6 +54,7 @@ type Edge struct {
 	assets     atomic.Pointer[assetCache]
 	overloaded atomic.Bool // queue lag over cfg.MaxQueueLag
 	work       sync.Pool   // *collectWork
+	admitCtx   atomic.Pointer[sharedDeadline]
 }
 
 // NewEdge builds the handler. cfg must be valid.
@@ -97,6 +98,32 @@ type collectWork struct {
 	buf     []byte
 	en      collect.Enrichment
 	ip      []byte
+	strs    []byte // the strings the entries keep, converted once per beacon
+}
+
+// sharedDeadline is a context shared by the Admit calls of a short period
+// (see admitContext).
+type sharedDeadline struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	deadline time.Time
+}
+
+// admitContext returns a context whose deadline is between AdmitTimeout
+// minus AdmitTimeout/16 and AdmitTimeout from now. It is shared by the
+// beacons of that 1/16 period, so a beacon does not pay for a context and a
+// timer of its own (4 allocations). Its timer releases it at the deadline;
+// it is never cancelled early because beacons still in flight may hold it.
+// Deadlines are wall-clock (time.Now), never the injected clock.
+func (e *Edge) admitContext() context.Context {
+	now := time.Now()
+	if s := e.admitCtx.Load(); s != nil && s.deadline.Sub(now) >= e.cfg.AdmitTimeout-e.cfg.AdmitTimeout/16 {
+		return s.ctx
+	}
+	d := now.Add(e.cfg.AdmitTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), d)
+	e.admitCtx.Store(&sharedDeadline{ctx: ctx, cancel: cancel, deadline: d})
+	return ctx
 }
 
 // Handle serves one request on the public listener (health endpoints are
@@ -197,6 +224,7 @@ func loaderConfig(t *tenant.Tenant) tag.LoaderConfig {
 	c.LoaderPaths[0] = t.LoaderPath
 	c.CollectPath = t.CollectPath
 	c.ConsentPath = t.ConsentPath
+	c.SPA = t.Settings.SPAHistory
 	return c
 }
 
@@ -342,17 +370,32 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 
 	w := e.work.Get().(*collectWork)
 	defer e.work.Put(w)
+	// Every string the entries keep (the queue may hold them after the
+	// request's buffers are reused) comes from ONE conversion: visitor id,
+	// policy, event ids and custom event names, sliced out of it.
+	w.strs = c.Subject.AppendTo(w.strs[:0])
+	w.strs = append(w.strs, c.Policy...)
+	for i := range b.Events {
+		ev := &b.Events[i]
+		w.strs = append(w.strs, ev.ID...)
+		if ev.Spec.Name == "" {
+			w.strs = append(w.strs, ev.Name...)
+		}
+	}
+	strs := string(w.strs)
+	const idLen = 36 // canonical UUID text
+	pos := idLen + len(c.Policy)
 	w.ip = rt.ClientIP.AppendTo(w.ip[:0])
 	w.en = collect.Enrichment{
 		TenantID:   t.ID,
-		VisitorID:  c.Subject.String(),
+		VisitorID:  strs[:idLen],
 		ClientIP:   w.ip,
 		UserAgent:  h.UserAgent(),
 		ReceivedMS: now.UnixMilli(),
 		Analytics:  c.Analytics,
 		Marketing:  marketing,
 		Functional: c.Functional,
-		Policy:     string(c.Policy),
+		Policy:     strs[idLen:pos],
 		GPC:        gpc(h),
 	}
 	if len(w.en.UserAgent) > 512 {
@@ -372,10 +415,17 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 		if conv {
 			win = e.cfg.ConversionWindow
 		}
+		id := strs[pos : pos+len(ev.ID)]
+		pos += len(ev.ID)
+		name := ev.Spec.Name // the registry's canonical constant
+		if name == "" {
+			name = strs[pos : pos+len(ev.Name)]
+			pos += len(ev.Name)
+		}
 		w.entries = append(w.entries, queue.Entry{
 			TenantID:   t.ID,
-			EventID:    string(ev.ID),
-			EventName:  string(ev.Name),
+			EventID:    id,
+			EventName:  name,
 			Window:     win,
 			Conversion: conv,
 			VisitorID:  w.en.VisitorID,
@@ -383,9 +433,7 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 			Payload:    w.buf[w.offs[i]:w.offs[i+1]:w.offs[i+1]],
 		})
 	}
-	actx, cancel := context.WithTimeout(context.Background(), e.cfg.AdmitTimeout)
-	res, err := e.q.Admit(actx, w.entries)
-	cancel()
+	res, err := e.q.Admit(e.admitContext(), w.entries)
 	clear(w.entries) // drop references to this request's payloads
 	if err != nil {
 		e.m.rejected(reasonQueue)

@@ -11,6 +11,7 @@ while read -r pkg imports; do
   rel=${pkg#"$mod"}; rel=${rel#/}
   for imp in $imports; do
     case "$imp" in
+      "$mod"/test/platformsim) [[ "$rel" == cmd/* ]] || bad "$rel imports $imp (only cmd/ may embed the simulator)" ;;
       "$mod"/cmd*|"$mod"/test*) bad "$rel imports $imp (nothing imports cmd/ or test/)" ;;
     esac
     case "$imp" in

@@ -85,6 +85,10 @@ type TenantSettings struct {
 	// period ends.
 	PreviousPaths []PreviousPath `json:"previous_paths,omitempty"`
 
+	// SPAHistory makes the loader send a page_view on every history change
+	// (single-page applications).
+	SPAHistory bool `json:"spa_history,omitempty"`
+
 	// Sites are the tenant's own origins (https://www.tenant.com) allowed to
 	// send beacons, in addition to each pixel's domains.
 	Sites []string `json:"sites,omitempty"`
