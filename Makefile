@@ -23,7 +23,7 @@ build: ## build the static binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/pixelgw
 
 .PHONY: deps
-deps: ## start (or install) what the tests need: PostgreSQL, Redis
+deps: ## start (or install) what the tests need: PostgreSQL, Redis, Chromium, the browser test's npm packages
 	@scripts/services.sh
 
 .PHONY: test

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the tests need are up on 127.0.0.1:
-#   PostgreSQL :5432 (database `test`, trust auth for local TCP) and Redis :6379.
+#   PostgreSQL :5432 (database `test`, trust auth for local TCP) and Redis :6379;
+# and that the browser test's Chromium, Node.js and npm packages are there.
 # A service that is installed but stopped is started the way this project's
 # machines start it. A service that is missing is installed with apt when we
 # are root; otherwise the script stops with the exact command to run.
@@ -82,6 +83,46 @@ ensure_redis() {
   say "Redis ok on 127.0.0.1:6379"
 }
 
+# --- browser test (test/browser_test.go): Debian Chromium, Node.js and the
+# npm packages of test/browser (playwright-core, the Ghostery ad blocker).
+# Missing pieces are installed when we are root; otherwise the script names
+# the command to run, and fails only under CI (where the test would fail;
+# elsewhere the test skips with the same advice).
+browser_missing() { # what command
+  if [ -n "${CI:-}" ]; then die "$1 is missing for the browser test; run: $2"; fi
+  say "WARNING: $1 is missing, the browser test will skip; run: $2"
+}
+
+ensure_browser() {
+  local repo dir
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  dir=$repo/test/browser
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt_install Chromium chromium
+    else
+      browser_missing Chromium "sudo apt-get install -y chromium"
+    fi
+  fi
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      command -v node >/dev/null || apt_install Node.js nodejs
+      command -v npm >/dev/null || apt_install npm npm
+    else
+      browser_missing "Node.js/npm" "sudo apt-get install -y nodejs npm"
+      return 0
+    fi
+  fi
+  # npm ci when node_modules is missing or older than the lock file.
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing the browser test's npm packages (npm ci in test/browser)"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null) ||
+      die "npm ci failed in $dir"
+  fi
+  say "browser test ok: $(/usr/bin/chromium --version 2>/dev/null | head -n 1 || echo chromium), node $(node --version)"
+}
+
 command -v go >/dev/null || die "Go is not installed (need Go 1.26+): see https://go.dev/doc/install"
 ensure_postgres
 ensure_redis
+ensure_browser
