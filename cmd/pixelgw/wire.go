@@ -199,5 +199,6 @@ func openQueue(ctx context.Context, cfg configs.Config, log *slog.Logger) (queue
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return q, []component{{"queue", q.Start, q.Stop}}, func() { q.Close() }, nil
+	b := queue.NewBatcher(q, queue.BatcherConfig{})
+	return b, []component{{"queue", q.Start, q.Stop}, {"batcher", b.Start, b.Stop}}, func() { q.Close() }, nil
 }

@@ -117,9 +117,13 @@ type Queue struct {
 	done   chan struct{}
 }
 
-// New returns a Queue over rdb. It does not contact Redis.
+// New returns a Queue over rdb. It does not contact Redis. A nil log
+// discards the trim loop's warnings.
 func New(rdb redis.UniversalClient, cfg Config, log *slog.Logger) *Queue {
 	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Queue{
 		rdb:      rdb,
 		cfg:      cfg,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,4 +290,57 @@ func TestDedupKeyMemory(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("MEMORY USAGE of one dedup mark (%d-byte key): %d bytes", len(q.DedupKey(&e)), n)
 	require.Less(t, n, int64(100))
+}
+
+// Two edge instances (own clients, own batchers) sharing one Redis: the same
+// ids admitted through both are queued exactly once.
+func TestTwoInstancesShareDedup(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rdb1 := client(t)
+	prefix := randomPrefix(t, rdb1)
+	rdb2 := client(t)
+	t.Cleanup(func() { _ = rdb2.Close() })
+	log := slog.New(slog.DiscardHandler)
+	b1 := newBatcher(t, queueredis.New(rdb1, queueredis.Config{Prefix: prefix}, log), queue.BatcherConfig{})
+	b2 := newBatcher(t, queueredis.New(rdb2, queueredis.Config{Prefix: prefix}, log), queue.BatcherConfig{})
+
+	tenant := queuetest.ID()
+	es := make([]queue.Entry, 200)
+	for i := range es {
+		es[i] = entry(tenant)
+	}
+	queued := make([]int, len(es))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		b := b1
+		if g%2 == 1 {
+			b = b2
+		}
+		wg.Go(func() {
+			for i := range es {
+				k := (i + g*25) % len(es)
+				res, err := b.Admit(ctx, es[k:k+1])
+				if err != nil {
+					errs <- err
+					return
+				}
+				if res[0] == queue.Queued {
+					mu.Lock()
+					queued[k]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for i, n := range queued {
+		require.Equal(t, 1, n, "entry %d", i)
+	}
 }

@@ -220,8 +220,8 @@ func (q *Queue) Admit(ctx context.Context, entries []queue.Entry) ([]queue.Resul
 		st := q.st.in(ctx, tx)
 		tenants := map[string]*tenantState{}
 		tenant := func(id string) (*tenantState, error) {
-			if st, ok := tenants[id]; ok {
-				return st, nil
+			if ts, ok := tenants[id]; ok {
+				return ts, nil
 			}
 			purged, err := purgeTenant(ctx, st.dedupPurgeTenant, id, now, q.opts.PurgeLimit)
 			if err != nil {

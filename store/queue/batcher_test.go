@@ -1,0 +1,123 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/jaraba/pixelgw/store/queue"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeQueue answers Result(n) for an entry whose EventID is "n", fails a
+// batch holding the EventID "fail", and records batch sizes. It stands in
+// for a store only to test the Batcher's plumbing; the real stores run the
+// conformance suite through the Batcher.
+type fakeQueue struct {
+	queue.Queue
+	mu      sync.Mutex
+	batches []int
+	gate    chan struct{} // when non-nil, Admit waits for it
+}
+
+var errFake = errors.New("fake failure")
+
+func (f *fakeQueue) Admit(_ context.Context, entries []queue.Entry) ([]queue.Result, error) {
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, len(entries))
+	f.mu.Unlock()
+	res := make([]queue.Result, len(entries))
+	for i, e := range entries {
+		if e.EventID == "fail" {
+			return nil, errFake
+		}
+		n, _ := strconv.Atoi(e.EventID)
+		res[i] = queue.Result(n)
+	}
+	return res, nil
+}
+
+func entries(ids ...string) []queue.Entry {
+	out := make([]queue.Entry, len(ids))
+	for i, id := range ids {
+		out[i] = queue.Entry{TenantID: "t", EventID: id, EventName: "n", Window: time.Minute}
+	}
+	return out
+}
+
+func TestBatcherSplitsResults(t *testing.T) {
+	t.Parallel()
+	f := &fakeQueue{gate: make(chan struct{})}
+	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: time.Millisecond, MaxEntries: 7})
+	require.NoError(t, b.Start(t.Context()))
+	defer func() { require.NoError(t, b.Stop(context.Background())) }()
+
+	// Whatever the grouping, every caller gets exactly its own results, and
+	// a failing batch fails every caller in it.
+	calls := [][]string{{"1"}, {"2", "3"}, {"4", "1", "2"}, {"3"}, {"4", "4"}, {"fail", "1"}, {"2"}, {"1", "1", "1", "1", "1", "1", "1", "1"}}
+	type out struct {
+		res []queue.Result
+		err error
+	}
+	outs := make([]out, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() {
+			res, err := b.Admit(context.Background(), entries(c...))
+			outs[i] = out{res, err}
+		})
+	}
+	// Hold the store briefly so callers pile up into shared batches (this
+	// only encourages batching; nothing below depends on it).
+	time.Sleep(20 * time.Millisecond)
+	close(f.gate)
+	wg.Wait()
+	require.ErrorIs(t, outs[5].err, errFake, "the failing caller's batch fails")
+	for i, c := range calls {
+		if outs[i].err != nil {
+			require.ErrorIs(t, outs[i].err, errFake)
+			require.Nil(t, outs[i].res)
+			continue
+		}
+		require.Len(t, outs[i].res, len(c), "call %d", i)
+		for j, id := range c {
+			n, _ := strconv.Atoi(id)
+			require.Equal(t, queue.Result(n), outs[i].res[j], "call %d entry %d", i, j)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Equal(t, uint64(len(f.batches)), b.Stats().Batches)
+	t.Logf("batch sizes: %v", f.batches)
+}
+
+func TestBatcherCancelledBeforeHandOff(t *testing.T) {
+	t.Parallel()
+	f := &fakeQueue{}
+	b := queue.NewBatcher(f, queue.BatcherConfig{})
+	require.NoError(t, b.Start(t.Context()))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := b.Admit(ctx, entries("1"))
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, b.Stop(t.Context()))
+	_, err = b.Admit(t.Context(), entries("1"))
+	require.ErrorIs(t, err, queue.ErrClosed)
+	_, err = b.Admit(t.Context(), entries(""))
+	require.ErrorIs(t, err, queue.ErrInvalidEntry)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Empty(t, f.batches)
+}
