@@ -1,0 +1,73 @@
+package linkedin
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is the operator's configuration for the LinkedIn adapter (never a
+// tenant field: base URLs are operator-only, SSRF).
+type Config struct {
+	// BaseURL is scheme and host (and an optional path prefix); the adapter
+	// appends /rest/conversionEvents.
+	BaseURL string `yaml:"base_url"`
+	// Version is the LinkedIn-Version header, YYYYMM. LinkedIn retires a
+	// version about a year after its release (answering 426).
+	Version string `yaml:"version"`
+	// Timeout bounds one request, body included.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// DefaultVersion is the newest LinkedIn-Version seen in platforms.md §3.1
+// (202511 sunsets on 2026-11-16).
+const DefaultVersion = "202604"
+
+// Defaults returns the production configuration.
+func Defaults() Config {
+	return Config{BaseURL: "https://api.linkedin.com", Version: DefaultVersion, Timeout: 10 * time.Second}
+}
+
+var versionRe = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`)
+
+// Validate returns one precise error for the first bad field.
+func (c Config) Validate() error {
+	if err := validateBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("platforms.linkedin.base_url: %w", err)
+	}
+	if !versionRe.MatchString(c.Version) {
+		return fmt.Errorf("platforms.linkedin.version: must be a LinkedIn-Version YYYYMM like %s", DefaultVersion)
+	}
+	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
+		return fmt.Errorf("platforms.linkedin.timeout: must be > 0 and at most 5m")
+	}
+	return nil
+}
+
+// validateBaseURL never echoes the value (it may carry credentials).
+func validateBaseURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be https (or http)")
+	case u.Host == "":
+		return fmt.Errorf("host required")
+	case u.User != nil:
+		return fmt.Errorf("must not contain credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+func (c Config) endpoint() string {
+	return strings.TrimRight(c.BaseURL, "/") + "/rest/conversionEvents"
+}

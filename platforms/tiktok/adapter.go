@@ -1,0 +1,442 @@
+package tiktok
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/normalize"
+)
+
+// Platform is the stored platform name (store.PlatformTikTok).
+const Platform = "tiktok"
+
+// MaxBatch is the Events API limit of events per request.
+const MaxBatch = 1000
+
+// TikTok's codes inside the answer body (platforms.md §4.4).
+const (
+	CodeOK             = 0
+	CodePartialSuccess = 20001 // treated as success (rudder-transformer); meaning UNCONFIRMED
+	CodeNoPermission   = 40001 // no permission on the pixel / bad token
+	CodeInvalidParam   = 40002 // validation
+	CodeRateLimited    = 40100
+	// Token codes of the Business API (not in platforms.md): 40104 access
+	// token missing, 40105 access token invalid or expired. Auth.
+	codeTokenMissing = 40104
+	codeTokenInvalid = 40105
+)
+
+var rules = normalize.Rules{PhonePlus: true}
+
+// Adapter delivers events to the TikTok Events API 2.0.
+type Adapter struct {
+	cfg    Config
+	client *http.Client
+	now    func() time.Time
+}
+
+// New returns an adapter. client is the outbound client (the safe
+// platforms/internal/httpx one in production); it is copied so that it
+// never follows redirects. cfg must have passed Validate.
+func New(cfg Config, client *http.Client) *Adapter {
+	return &Adapter{cfg: cfg, client: noRedirects(client), now: time.Now}
+}
+
+// Platform returns "tiktok".
+func (a *Adapter) Platform() string { return Platform }
+
+// MaxBatch returns 1,000.
+func (a *Adapter) MaxBatch() int { return MaxBatch }
+
+// StandardEvent is the TikTok standard event for an internal event
+// (platforms.md §6), "" when there is none: page_view (TikTok has no
+// standard page view) and custom events are sent only when the pixel's
+// event_map names them.
+func StandardEvent(internal string) string {
+	switch internal {
+	case platforms.EventViewContent:
+		return "ViewContent"
+	case platforms.EventLead:
+		return "Lead"
+	case platforms.EventSignup:
+		return "CompleteRegistration"
+	case platforms.EventAddToCart:
+		return "AddToCart"
+	case platforms.EventInitiateCheckout:
+		return "InitiateCheckout"
+	case platforms.EventAddPaymentInfo:
+		return "AddPaymentInfo"
+	case platforms.EventPurchase:
+		return "Purchase"
+	case platforms.EventContact:
+		return "Contact"
+	case platforms.EventSchedule:
+		return "Schedule"
+	case platforms.EventSearch:
+		return "Search"
+	case platforms.EventSubscribe:
+		return "Subscribe"
+	case platforms.EventStartTrial:
+		return "StartTrial"
+	case platforms.EventAddToWishlist:
+		return "AddToWishlist"
+	}
+	return ""
+}
+
+// MaxAge is how old an event may be. TikTok documents no limit
+// (UNCONFIRMED, platforms.md §4.2); 7 days matches Meta's and the strict
+// simulator's window, so one stale event never fails a whole batch.
+const MaxAge = 7 * 24 * time.Hour
+
+// MaxAhead is how far in the future an event time may be.
+const MaxAhead = 10 * time.Minute
+
+// Check validates one event for the pixel: marketing consent and a mapped
+// name (else ErrSkip), an event time within [now-MaxAge, now+MaxAhead], a
+// page URL (TikTok requires page.url for web events) and sane
+// value/currency (else permanent).
+func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) error {
+	if !e.Consent.Marketing {
+		return fmt.Errorf("tiktok: no marketing consent: %w", platforms.ErrSkip)
+	}
+	if _, ok := p.Mapped(e.Name, StandardEvent(e.Name)); !ok {
+		return fmt.Errorf("tiktok: event %q is not sent to this pixel: %w", e.Name, platforms.ErrSkip)
+	}
+	if now.Sub(e.Time) > MaxAge {
+		return permanent(errors.New("tiktok: event_time is more than 7 days old"))
+	}
+	if e.Time.Sub(now) > MaxAhead {
+		return permanent(errors.New("tiktok: event_time is in the future"))
+	}
+	_, err := eventJSONFor(p, e)
+	return err
+}
+
+// Send delivers events in one request. Events that cannot be encoded
+// (Check was skipped) are reported in a *platforms.BatchError without
+// being sent.
+func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) (platforms.Response, error) {
+	red := newRedactor(p.Credentials)
+	token := p.Credentials["access_token"]
+	if token == "" {
+		return platforms.Response{}, authError(errors.New("tiktok: the pixel has no access_token"))
+	}
+	if len(events) == 0 {
+		return platforms.Response{}, nil
+	}
+	if len(events) > MaxBatch {
+		return platforms.Response{}, permanent(fmt.Errorf("tiktok: %d events in one request, at most %d", len(events), MaxBatch))
+	}
+	body := requestJSON{EventSource: "web", EventSourceID: p.PixelID, TestEventCode: p.TestEventCode}
+	sent := make([]int, 0, len(events))
+	failed := map[int]error{}
+	for i, e := range events {
+		ev, err := eventJSONFor(p, e)
+		if err != nil {
+			failed[i] = err
+			continue
+		}
+		body.Data = append(body.Data, ev)
+		sent = append(sent, i)
+	}
+	if len(body.Data) == 0 {
+		return platforms.Response{}, &platforms.BatchError{Errs: failed}
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return platforms.Response{}, permanent(fmt.Errorf("tiktok: cannot encode the batch: %w", err))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(), bytes.NewReader(payload))
+	if err != nil {
+		return platforms.Response{}, permanent(fmt.Errorf("tiktok: cannot build the request: %w", err))
+	}
+	req.Header.Set("Access-Token", token)
+	req.Header.Set("Content-Type", "application/json")
+
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return platforms.Response{}, retryable(fmt.Errorf("tiktok: cannot send the request: %w", err), 0)
+	}
+	raw, rerr := readBody(resp.Body)
+	_ = resp.Body.Close()
+	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.keep(raw)}
+	if rerr != nil {
+		return out, retryable(fmt.Errorf("tiktok: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
+	}
+	err = a.classify(resp, raw, red, len(body.Data))
+	return out, remap(err, sent, failed)
+}
+
+type answer struct {
+	Code    *int   `json:"code"`
+	Message string `json:"message"`
+	Data    struct {
+		// FailedEvents lists the rejected events of a partial success
+		// (code 20001). The shape is UNCONFIRMED (platforms.md §4.4); it is
+		// the one test/platformsim answers.
+		FailedEvents []struct {
+			Index   int    `json:"index"`
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"failed_events"`
+	} `json:"data"`
+}
+
+// classify decides from TikTok's code (errors come inside a 200) and the
+// HTTP status.
+func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor, n int) error {
+	st := resp.StatusCode
+	var ans answer
+	parsed := json.Unmarshal(raw, &ans) == nil && ans.Code != nil
+	if parsed {
+		msg := fmt.Errorf("tiktok: HTTP %d code %d: %s", st, *ans.Code, red.quote(ans.Message))
+		switch code := *ans.Code; {
+		case code == CodeOK:
+			if st >= 200 && st < 300 {
+				return nil
+			}
+		case code == CodePartialSuccess:
+			if st >= 200 && st < 300 {
+				return a.partial(ans, resp, red, n)
+			}
+		case code == CodeRateLimited:
+			return retryable(msg, retryAfter(resp.Header, a.now()))
+		case code == CodeNoPermission || code == codeTokenMissing || code == codeTokenInvalid:
+			return authError(msg)
+		case code == CodeInvalidParam:
+			return permanent(msg)
+		case code >= 50000 && code < 60000: // TikTok-side errors
+			return retryable(msg, retryAfter(resp.Header, a.now()))
+		default:
+			if st >= 200 && st < 300 {
+				return permanent(msg)
+			}
+		}
+	}
+	switch {
+	case st >= 200 && st < 300:
+		// A 2xx without TikTok's envelope (a proxy page?): unknown outcome.
+		return retryable(fmt.Errorf("tiktok: HTTP %d without a result code", st), 0)
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		return authError(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
+	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
+		return retryable(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)), retryAfter(resp.Header, a.now()))
+	case st >= 300 && st < 400:
+		return permanent(fmt.Errorf("tiktok: HTTP %d: unexpected redirect (not followed)", st))
+	default:
+		return permanent(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
+	}
+}
+
+// partial reads a partial success: the failed events' own codes classify
+// them; the others were accepted.
+func (a *Adapter) partial(ans answer, resp *http.Response, red redactor, n int) error {
+	errs := map[int]error{}
+	for _, f := range ans.Data.FailedEvents {
+		if f.Index < 0 || f.Index >= n {
+			continue
+		}
+		err := fmt.Errorf("tiktok: event rejected, code %d: %s", f.Code, red.quote(f.Message))
+		switch {
+		case f.Code == CodeRateLimited || (f.Code >= 50000 && f.Code < 60000):
+			errs[f.Index] = retryable(err, retryAfter(resp.Header, a.now()))
+		case f.Code == CodeNoPermission || f.Code == codeTokenMissing || f.Code == codeTokenInvalid:
+			errs[f.Index] = authError(err)
+		default:
+			errs[f.Index] = permanent(err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &platforms.BatchError{Errs: errs}
+}
+
+func detail(ans answer, parsed bool, red redactor) string {
+	if !parsed {
+		return ""
+	}
+	return fmt.Sprintf(" code %d: %s", *ans.Code, red.quote(ans.Message))
+}
+
+// remap turns a result for the sent events into one indexed by the
+// caller's events, adding the events that were never sent.
+func remap(err error, sent []int, failed map[int]error) error {
+	if len(failed) == 0 {
+		return err
+	}
+	errs := make(map[int]error, len(failed)+len(sent))
+	for i, e := range failed {
+		errs[i] = e
+	}
+	var be *platforms.BatchError
+	switch {
+	case err == nil:
+	case errors.As(err, &be):
+		for i, e := range be.Errs {
+			errs[sent[i]] = e
+		}
+	default:
+		for _, i := range sent {
+			errs[i] = err
+		}
+	}
+	return &platforms.BatchError{Errs: errs}
+}
+
+type requestJSON struct {
+	EventSource   string      `json:"event_source"`
+	EventSourceID string      `json:"event_source_id"`
+	TestEventCode string      `json:"test_event_code,omitempty"`
+	Data          []eventJSON `json:"data"`
+}
+
+type eventJSON struct {
+	Event      string          `json:"event"`
+	EventTime  int64           `json:"event_time"`
+	EventID    string          `json:"event_id,omitempty"`
+	User       userJSON        `json:"user"`
+	Page       pageJSON        `json:"page"`
+	Properties *propertiesJSON `json:"properties,omitempty"`
+}
+
+type userJSON struct {
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+	FirstName  string `json:"first_name,omitempty"`
+	LastName   string `json:"last_name,omitempty"`
+	ZipCode    string `json:"zip_code,omitempty"`
+	City       string `json:"city,omitempty"`
+	State      string `json:"state,omitempty"`
+	Country    string `json:"country,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	UserAgent  string `json:"user_agent,omitempty"`
+	TTCLID     string `json:"ttclid,omitempty"`
+	TTP        string `json:"ttp,omitempty"`
+}
+
+type pageJSON struct {
+	URL      string `json:"url"`
+	Referrer string `json:"referrer,omitempty"`
+}
+
+type propertiesJSON struct {
+	Currency    string        `json:"currency,omitempty"`
+	Value       *float64      `json:"value,omitempty"`
+	ContentType string        `json:"content_type,omitempty"`
+	Contents    []contentJSON `json:"contents,omitempty"`
+	OrderID     string        `json:"order_id,omitempty"`
+	Query       string        `json:"query,omitempty"`
+}
+
+type contentJSON struct {
+	ContentID   string   `json:"content_id"`
+	ContentName string   `json:"content_name,omitempty"`
+	Price       *float64 `json:"price,omitempty"`
+	Quantity    int      `json:"quantity,omitempty"`
+}
+
+// eventJSONFor maps one event; errors are permanent (or ErrSkip).
+func eventJSONFor(p *platforms.Pixel, e *platforms.Event) (eventJSON, error) {
+	name, ok := p.Mapped(e.Name, StandardEvent(e.Name))
+	if !ok {
+		return eventJSON{}, fmt.Errorf("tiktok: event %q is not sent to this pixel: %w", e.Name, platforms.ErrSkip)
+	}
+	if strings.TrimSpace(e.URL) == "" {
+		return eventJSON{}, permanent(errors.New("tiktok: page.url is required for web events"))
+	}
+	if e.Time.IsZero() {
+		return eventJSON{}, permanent(errors.New("tiktok: event_time missing"))
+	}
+	ev := eventJSON{
+		Event: name, EventTime: e.Time.Unix(), EventID: e.EventID,
+		Page: pageJSON{URL: e.URL, Referrer: e.Referrer},
+		User: userJSON{
+			IP: e.ClientIP, UserAgent: e.UserAgent,
+			TTCLID: strings.TrimSpace(e.IDs.TTCLID), TTP: strings.TrimSpace(e.IDs.TTP),
+		},
+	}
+	u := e.User
+	ev.User.Email, _ = normalize.Hash(normalize.Email, u.Email, rules)
+	ev.User.Phone, _ = normalize.Hash(normalize.Phone, u.Phone, rules)
+	ev.User.ExternalID, _ = normalize.Hash(normalize.ExternalID, u.ExternalID, rules)
+	ev.User.FirstName, _ = normalize.Hash(normalize.FirstName, u.FirstName, rules)
+	ev.User.LastName, _ = normalize.Hash(normalize.LastName, u.LastName, rules)
+	ev.User.ZipCode, _ = normalize.Hash(normalize.Zip, u.Zip, rules)
+	// city, state and country are sent normalised but not hashed; a value
+	// that arrived hashed cannot be sent.
+	ev.User.City = plain(normalize.City, u.City)
+	ev.User.State = plain(normalize.State, u.State)
+	ev.User.Country = plain(normalize.Country, u.Country)
+
+	props, err := properties(e.Props)
+	if err != nil {
+		return eventJSON{}, err
+	}
+	ev.Properties = props
+	return ev, nil
+}
+
+func plain(f normalize.Field, v string) string {
+	if normalize.IsSHA256Hex(v) {
+		return ""
+	}
+	n, _ := normalize.Normalize(f, v, rules)
+	return n
+}
+
+func properties(props map[string]any) (*propertiesJSON, error) {
+	if len(props) == 0 {
+		return nil, nil
+	}
+	var out propertiesJSON
+	v, ok, err := number(props, "value")
+	if err != nil || (ok && (v < 0 || v > 1e12)) {
+		return nil, permanent(errors.New("tiktok: props.value is not a sane number"))
+	}
+	if ok {
+		out.Value = &v
+	}
+	if out.Currency, err = currency(props); err != nil {
+		return nil, permanent(fmt.Errorf("tiktok: %w", err))
+	}
+	for _, it := range items(props) {
+		c := contentJSON{ContentID: it.ID, ContentName: it.Name, Quantity: it.Quantity}
+		if it.HasPrice {
+			c.Price = &it.Price
+		}
+		out.Contents = append(out.Contents, c)
+	}
+	if len(out.Contents) > 0 {
+		out.ContentType = "product"
+		if ct := text(props, "content_type"); ct == "product" || ct == "product_group" {
+			out.ContentType = ct
+		}
+	}
+	out.OrderID = text(props, "order_id")
+	for _, k := range []string{"query", "search_string", "search_term"} {
+		if q := text(props, k); q != "" {
+			out.Query = q
+			break
+		}
+	}
+	if out.Value == nil && out.Currency == "" && len(out.Contents) == 0 && out.OrderID == "" && out.Query == "" {
+		return nil, nil
+	}
+	return &out, nil
+}
+
+// Interface guards
+var _ platforms.Destination = (*Adapter)(nil)

@@ -1,0 +1,71 @@
+package x
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is the operator's configuration for the X adapter (never a
+// tenant field: base URLs are operator-only, SSRF).
+type Config struct {
+	// BaseURL is scheme and host (and an optional path prefix); the adapter
+	// appends /{version}/measurement/conversions/{pixel_id}.
+	BaseURL string `yaml:"base_url"`
+	// Version is the Ads API version path segment (12).
+	Version string `yaml:"version"`
+	// Timeout bounds one request, body included.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// DefaultVersion is the Ads API version of platforms.md §5.1.
+const DefaultVersion = "12"
+
+// Defaults returns the production configuration.
+func Defaults() Config {
+	return Config{BaseURL: "https://ads-api.x.com", Version: DefaultVersion, Timeout: 10 * time.Second}
+}
+
+var versionRe = regexp.MustCompile(`^[1-9][0-9]?$`)
+
+// Validate returns one precise error for the first bad field.
+func (c Config) Validate() error {
+	if err := validateBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("platforms.x.base_url: %w", err)
+	}
+	if !versionRe.MatchString(c.Version) {
+		return fmt.Errorf("platforms.x.version: must be an Ads API version like %s", DefaultVersion)
+	}
+	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
+		return fmt.Errorf("platforms.x.timeout: must be > 0 and at most 5m")
+	}
+	return nil
+}
+
+// validateBaseURL never echoes the value (it may carry credentials).
+func validateBaseURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be https (or http)")
+	case u.Host == "":
+		return fmt.Errorf("host required")
+	case u.User != nil:
+		return fmt.Errorf("must not contain credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+func (c Config) endpoint(pixelID string) string {
+	return strings.TrimRight(c.BaseURL, "/") + "/" + c.Version + "/measurement/conversions/" + url.PathEscape(pixelID)
+}
