@@ -11,6 +11,11 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/platforms/google"
+	"github.com/jaraba/pixelgw/platforms/linkedin"
+	"github.com/jaraba/pixelgw/platforms/meta"
+	"github.com/jaraba/pixelgw/platforms/tiktok"
+	"github.com/jaraba/pixelgw/platforms/x"
 	"github.com/jaraba/pixelgw/proxy"
 )
 
@@ -46,8 +51,11 @@ type Config struct {
 	Edge     proxy.Config   `yaml:"edge"`
 	Ops      OpsConfig      `yaml:"ops"`
 	API      admin.Config   `yaml:"api"`
-	Log      LogConfig      `yaml:"log"`
-	Shutdown ShutdownConfig `yaml:"shutdown"`
+	// Platforms configures the outbound side: each API's base URL, version
+	// and timeout (operator config only, never tenant-editable: SSRF).
+	Platforms PlatformsConfig `yaml:"platforms"`
+	Log       LogConfig       `yaml:"log"`
+	Shutdown  ShutdownConfig  `yaml:"shutdown"`
 }
 
 // DatabaseConfig selects and sizes the store.
@@ -94,6 +102,29 @@ type OpsConfig struct {
 	Listen string `yaml:"listen"`
 }
 
+// PlatformsConfig holds each platform adapter's configuration.
+type PlatformsConfig struct {
+	// AllowPrivateAddresses lets outbound requests reach loopback, private
+	// and link-local addresses: only for the local simulators (tests, the
+	// demo). Never in production.
+	AllowPrivateAddresses bool            `yaml:"allow_private_addresses"`
+	Meta                  meta.Config     `yaml:"meta"`
+	Google                google.Config   `yaml:"google"`
+	LinkedIn              linkedin.Config `yaml:"linkedin"`
+	TikTok                tiktok.Config   `yaml:"tiktok"`
+	X                     x.Config        `yaml:"x"`
+}
+
+// Validate checks every adapter's configuration.
+func (p PlatformsConfig) Validate() error {
+	for _, v := range []interface{ Validate() error }{p.Meta, p.Google, p.LinkedIn, p.TikTok, p.X} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // LogConfig configures log/slog output.
 type LogConfig struct {
 	// Level is debug, info, warn or error.
@@ -123,6 +154,10 @@ func Defaults() Config {
 		Edge:     proxy.Defaults(),
 		Ops:      OpsConfig{Listen: "127.0.0.1:9090"},
 		API:      admin.Defaults(),
+		Platforms: PlatformsConfig{
+			Meta: meta.Defaults(), Google: google.Defaults(), LinkedIn: linkedin.Defaults(),
+			TikTok: tiktok.Defaults(), X: x.Defaults(),
+		},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Shutdown: ShutdownConfig{ReadyDelay: 5 * time.Second, Timeout: 30 * time.Second},
 	}

@@ -153,7 +153,8 @@ func TestRedacted(t *testing.T) {
 func TestBadFixtures(t *testing.T) {
 	t.Parallel()
 	want := map[string]string{
-		"unknown_top.bad.yaml":              "colour (line 2): unknown key (known keys at this level: mode, data_dir, dev, database, redis, secrets, edge, ops, api, log, shutdown)",
+		"platform_version.bad.yaml":         "platforms.meta.version: must look like v26.0",
+		"unknown_top.bad.yaml":              "colour (line 2): unknown key (known keys at this level: mode, data_dir, dev, database, redis, secrets, edge, ops, api, platforms, log, shutdown)",
 		"unknown_nested.bad.yaml":           "database.sqlite_pth (line 3): unknown key (known keys at this level: sqlite_path, postgres_dsn, max_conns)",
 		"unknown_jwt_key_field.bad.yaml":    "api.jwt.keys[0].algorithm (line 6): unknown key",
 		"wrong_type.bad.yaml":               "database.max_conns (line 3): cannot unmarshal !!str `lots` into int",

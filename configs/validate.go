@@ -70,6 +70,9 @@ func (c Config) Validate() error {
 	if err := c.API.Validate(); err != nil {
 		return err
 	}
+	if err := c.Platforms.Validate(); err != nil {
+		return err
+	}
 	if err := c.validateListenersDistinct(); err != nil {
 		return err
 	}
