@@ -52,6 +52,9 @@ const (
 // refuse far less: Meta ~1 MB, GA4 130 KB).
 const maxBody = 8 << 20
 
+// maxNonces bounds the X OAuth nonces remembered for replay detection.
+const maxNonces = 1 << 16
+
 // Options configure a simulator.
 type Options struct {
 	// Tokens maps a platform to its one valid token or secret: Meta
@@ -68,6 +71,11 @@ type Options struct {
 	// and token when given). Otherwise only the presence and form of the
 	// oauth_* parameters is checked.
 	XOAuth XOAuth
+	// MaxRecorded bounds the requests kept per platform for Requests and
+	// Delivered (the oldest are dropped first); 0 keeps every request, as
+	// tests want. Count is exact either way. Set it for long-running
+	// simulators (a demo, a load run).
+	MaxRecorded int
 	// Now is the simulator's clock (time windows, Request.At); nil means
 	// time.Now.
 	Now func() time.Time
@@ -140,6 +148,7 @@ type Sim struct {
 
 	mu       sync.Mutex
 	requests map[string][]Request
+	counts   map[string]map[int]int // platform -> status -> requests
 	faults   map[string][]*Fault
 	nonces   map[string]struct{} // X OAuth nonces seen
 	done     chan struct{}       // closed by Close: releases hangs and delays
@@ -154,14 +163,16 @@ func New(opts Options) *Sim {
 	return &Sim{
 		opts:     opts,
 		requests: map[string][]Request{},
+		counts:   map[string]map[int]int{},
 		faults:   map[string][]*Fault{},
 		nonces:   map[string]struct{}{},
 		done:     make(chan struct{}),
 	}
 }
 
-// Close releases every request held by a Hang or Delay fault (they are
-// recorded unanswered) and makes later ones answer at once; call it before
+// Close releases every request held by a Hang or Delay fault: the
+// connection is closed unanswered and the request recorded with Status 0;
+// later Hang and Delay faults end the same way at once. Call it before
 // closing the server when a client may still be waiting. Idempotent.
 func (s *Sim) Close() {
 	s.mu.Lock()
@@ -182,8 +193,9 @@ func canonical(platform string) string {
 	return platform
 }
 
-// Requests returns a copy of every request the platform received, in
-// arrival order of their answers.
+// Requests returns a copy of every request the platform received (bounded
+// by Options.MaxRecorded), in the order they were answered. Treat the
+// Header and Body of the copies as read-only.
 func (s *Sim) Requests(platform string) []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -193,17 +205,12 @@ func (s *Sim) Requests(platform string) []Request {
 	return out
 }
 
-// Count returns how many of the platform's requests were answered status.
+// Count returns how many of the platform's requests were answered status
+// (0: never answered).
 func (s *Sim) Count(platform string, status int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests[canonical(platform)] {
-		if r.Status == status {
-			n++
-		}
-	}
-	return n
+	return s.counts[canonical(platform)][status]
 }
 
 // Delivered maps each event id (see EventIDs) the platform accepted to how
@@ -230,6 +237,7 @@ func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = map[string][]Request{}
+	s.counts = map[string]map[int]int{}
 	s.faults = map[string][]*Fault{}
 	s.nonces = map[string]struct{}{}
 }
@@ -272,7 +280,17 @@ func (s *Sim) takeFault(platform string) (Fault, bool) {
 func (s *Sim) record(r Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests[r.Platform] = append(s.requests[r.Platform], r)
+	rs := s.requests[r.Platform]
+	if s.opts.MaxRecorded > 0 && len(rs) >= s.opts.MaxRecorded {
+		rs = rs[len(rs)-s.opts.MaxRecorded+1:]
+	}
+	s.requests[r.Platform] = append(rs, r)
+	c := s.counts[r.Platform]
+	if c == nil {
+		c = map[int]int{}
+		s.counts[r.Platform] = c
+	}
+	c[r.Status]++
 }
 
 // seenNonce records an X OAuth nonce and reports whether it was used before.
@@ -281,6 +299,9 @@ func (s *Sim) seenNonce(n string) bool {
 	defer s.mu.Unlock()
 	if _, ok := s.nonces[n]; ok {
 		return true
+	}
+	if len(s.nonces) >= maxNonces {
+		s.nonces = map[string]struct{}{} // bounded: replays are caught within the last maxNonces
 	}
 	s.nonces[n] = struct{}{}
 	return false
