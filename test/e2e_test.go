@@ -3,7 +3,10 @@ package test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -261,4 +264,47 @@ func TestTokenCommand(t *testing.T) {
 	require.Len(t, strings.Split(strings.TrimSpace(out), "."), 3)
 	_, _, code = pixelgw(t, env, "bogus")
 	require.Equal(t, 2, code)
+}
+
+func TestSimulateCommand(t *testing.T) {
+	t.Parallel()
+	addr := freePort(t)
+	cmd := exec.Command(binary, "simulate", "-listen", addr)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	// A strict TikTok endpoint: no Access-Token → the API's own error envelope.
+	deadline := time.Now().Add(20 * time.Second)
+	var body string
+	for {
+		req, err := http.NewRequest("POST", "http://"+addr+"/tiktok/open_api/v1.3/event/track/", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode, "TikTok reports errors inside a 200")
+			body = string(b)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "simulator did not start: %s", out.String())
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NotContains(t, body, `"code":0`)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("simulate did not stop on SIGTERM")
+	}
 }

@@ -6,6 +6,7 @@
 //	pixelgw token        print a signed admin API token (HS256 keys)
 //	pixelgw rotate-key   re-encrypt every stored secret under the active master key
 //	pixelgw seed-demo    create the demo tenant (idempotent; used by `make run`)
+//	pixelgw simulate     serve the platform simulator (dry runs)
 //
 // Every subcommand takes -config FILE (YAML) and reads PIXELGW_* variables.
 // main is the only place that exits the process.
@@ -31,6 +32,7 @@ commands:
   token         print a signed admin API token: -tenant T -role R [-ttl D]
   rotate-key    re-encrypt every stored secret under secrets.master_key
   seed-demo     create the demo tenant "demo" if it does not exist
+  simulate      serve the strict simulator of the five platform APIs: -listen ADDR
 
 Run 'pixelgw <command> -h' for a command's flags.
 `
@@ -72,6 +74,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return cmdRotateKey(ctx, rest, env, stdout, stderr)
 	case "seed-demo":
 		return cmdSeedDemo(ctx, rest, env, stdout, stderr)
+	case "simulate":
+		return cmdSimulate(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
