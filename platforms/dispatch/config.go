@@ -1,0 +1,62 @@
+package dispatch
+
+import (
+	"errors"
+	"time"
+)
+
+// Config is the delivery engine's configuration (the platforms.dispatch
+// section).
+type Config struct {
+	// MaxWait is how long a pixel's batch waits for more events before it
+	// is sent (it is sent at once when it reaches the platform's MaxBatch).
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Attempts is how many requests may carry one event to one pixel
+	// before it is dead (1 = no retry).
+	Attempts int `yaml:"attempts"`
+	// BackoffBase is the first retry's delay; each retry doubles it, with
+	// jitter, up to BackoffMax. A platform's Retry-After is honoured (up
+	// to BackoffMax).
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// MaxInFlight bounds the requests in flight per platform.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// ReadBatch is how many queued messages one read claims.
+	ReadBatch int `yaml:"read_batch"`
+	// PixelsRefresh is how often the active-pixel snapshot is rebuilt.
+	PixelsRefresh time.Duration `yaml:"pixels_refresh"`
+}
+
+// Defaults returns the production configuration.
+func Defaults() Config {
+	return Config{
+		MaxWait:       200 * time.Millisecond,
+		Attempts:      3,
+		BackoffBase:   500 * time.Millisecond,
+		BackoffMax:    30 * time.Second,
+		MaxInFlight:   8,
+		ReadBatch:     500,
+		PixelsRefresh: time.Second,
+	}
+}
+
+// Validate returns one error naming the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxWait <= 0 || c.MaxWait > time.Minute:
+		return errors.New("platforms.dispatch.max_wait: must be between 1ns and 1m")
+	case c.Attempts < 1 || c.Attempts > 100:
+		return errors.New("platforms.dispatch.attempts: must be between 1 and 100")
+	case c.BackoffBase <= 0:
+		return errors.New("platforms.dispatch.backoff_base: must be positive")
+	case c.BackoffMax < c.BackoffBase || c.BackoffMax > time.Hour:
+		return errors.New("platforms.dispatch.backoff_max: must be between backoff_base and 1h")
+	case c.MaxInFlight < 1 || c.MaxInFlight > 1024:
+		return errors.New("platforms.dispatch.max_in_flight: must be between 1 and 1024")
+	case c.ReadBatch < 1 || c.ReadBatch > 10_000:
+		return errors.New("platforms.dispatch.read_batch: must be between 1 and 10000")
+	case c.PixelsRefresh <= 0 || c.PixelsRefresh > time.Hour:
+		return errors.New("platforms.dispatch.pixels_refresh: must be between 1ns and 1h")
+	}
+	return nil
+}

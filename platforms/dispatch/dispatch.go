@@ -1,0 +1,317 @@
+// Package dispatch is the delivery engine: the only place with batching,
+// retries, backoff, bounded concurrency and drain (style rule 6). It
+// consumes the durable queue the edge writes (store/queue) and hands events
+// to the platform adapters (platforms.Destination).
+//
+// Consumer groups: one per platform ("deliver-" + platform, so a retry for
+// one platform never re-sends to another: GA4 does not deduplicate) and one,
+// "audit", that writes the accepted-event rows (store.Audit.AppendEvents,
+// once per event, user data hashed and sealed). Every group is created by a
+// first read in Start, before any message is acknowledged, so none misses
+// entries another group already acknowledged.
+//
+// Per platform, one loop reads messages, decodes them, finds the tenant's
+// active pixels of that platform with server-side delivery enabled (a
+// snapshot rebuilt every Config.PixelsRefresh, credentials opened with the
+// keyring), runs the adapter's Check per (event, pixel) (ErrSkip: outcome
+// "skipped"; another error: "failed"), and adds the event to that pixel's
+// batch. A batch is sent when it reaches the adapter's MaxBatch or has
+// waited Config.MaxWait, with at most Config.MaxInFlight requests in flight
+// per platform (the loop stops reading while they are all busy). The answer
+// is classified: nil → "delivered"; *platforms.RetryableError → "retrying",
+// the batch is sent again after an exponential backoff with jitter that
+// honours Retry-After (capped at Config.BackoffMax), up to Config.Attempts
+// requests, then "dead"; an error of no known class is retried the same way;
+// *platforms.PermanentError → "failed" (an auth failure also calls
+// Deps.OnAuthFailure with the pixel's UUID); *platforms.BatchError → per
+// event, only the retryable ones sent again.
+//
+// Every request's answer is appended once (store.PlatformResponse) and the
+// outcomes reference it. Outcomes and answers are appended in batches by
+// one recorder per platform, and a message is acknowledged only after the
+// outcome of each of its pixels is written. Stop stops reading, sends what
+// is batched, and waits for every request, retry and write against its
+// context's deadline; what did not finish by then is never acknowledged, so
+// it stays pending in the queue. A queue entry that does not decode (or
+// whose payload names another tenant or event id than the entry) is
+// recorded "failed" with no pixel, once per platform group, and
+// acknowledged.
+//
+// Metrics (Deps.Registerer; no tenant label): pixelgw_deliveries_total
+// {platform, outcome}, pixelgw_delivery_retries_total{platform},
+// pixelgw_platform_request_duration_seconds{platform, result}.
+//
+// Not in this increment: the merge window (a "merge" message, the edge's
+// repeat of a conversion, is only recorded as outcome "merged" for each of
+// the tenant's pixels of the platform, and acknowledged); reclaiming the
+// pending messages of a dead consumer; the dead-letter list and its replay
+// (an exhausted event is recorded "dead" and acknowledged); per-platform
+// attempts. If Start fails after its first reads, the entries they claimed
+// stay pending until that reclaim exists.
+package dispatch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	randv2 "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/queue"
+	"github.com/jaraba/pixelgw/store/secret"
+)
+
+// Outcome statuses (store.DeliveryOutcome.Status).
+const (
+	StatusDelivered = "delivered"
+	StatusRetrying  = "retrying"
+	StatusFailed    = "failed"
+	StatusDead      = "dead"
+	StatusSkipped   = "skipped"
+	StatusMerged    = "merged"
+)
+
+// AuditGroup is the consumer group that writes the accepted-event rows.
+const AuditGroup = "audit"
+
+// Group is the consumer group delivering to platform.
+func Group(platform string) string { return "deliver-" + platform }
+
+// idleBlock is how long a read waits for new messages when nothing is
+// batched (a stop interrupts it).
+const idleBlock = time.Second
+
+// PixelSource lists the active pixels of every tenant (store.Pixels).
+type PixelSource interface {
+	AllActivePixels(ctx context.Context) ([]store.Pixel, error)
+}
+
+// Deps are the engine's collaborators.
+type Deps struct {
+	Queue        queue.Queue
+	Pixels       PixelSource
+	Keyring      *secret.Keyring
+	Audit        store.Audit
+	Destinations []platforms.Destination
+	// Logger nil discards.
+	Logger *slog.Logger
+	// Now is the clock given to Check and stamped on rows; nil is time.Now.
+	Now func() time.Time
+	// Consumer names this process in the consumer groups; unique per
+	// process (e.g. hostname + pid).
+	Consumer string
+	// Registerer, when set, receives the engine's metrics (deliveries by
+	// platform and outcome, retries, request latency; no tenant label).
+	Registerer prometheus.Registerer
+	// OnAuthFailure, when set, is called with a pixel's UUID when its
+	// platform refused its credentials (the pixel's status turns red). It
+	// must not block.
+	OnAuthFailure func(pixelUUID string)
+}
+
+// Engine is the delivery engine.
+type Engine struct {
+	cfg Config
+	d   Deps
+	log *slog.Logger
+
+	metrics *metrics
+	pixels  atomic.Pointer[snapshot]
+	cache   map[string]cachedPixel // owned by refresh (Start, then the refresher)
+
+	mu         sync.Mutex
+	started    bool
+	stopped    bool
+	readCancel context.CancelFunc
+	workCancel context.CancelFunc
+	done       chan struct{}
+}
+
+// New returns an engine; Start validates cfg and d.
+func New(cfg Config, d Deps) *Engine {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	e := &Engine{cfg: cfg, d: d, log: log.With("component", "dispatch"), cache: map[string]cachedPixel{}}
+	m, err := newMetrics(d.Registerer)
+	if err != nil {
+		e.log.Warn("dispatch metrics not registered", "err", err)
+	}
+	e.metrics = m
+	return e
+}
+
+func (e *Engine) now() time.Time { return e.d.Now() }
+
+func (e *Engine) validate() error {
+	if err := e.cfg.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case e.d.Queue == nil:
+		return errors.New("dispatch: no queue")
+	case e.d.Pixels == nil:
+		return errors.New("dispatch: no pixel source")
+	case e.d.Keyring == nil:
+		return errors.New("dispatch: no keyring")
+	case e.d.Audit == nil:
+		return errors.New("dispatch: no audit store")
+	case e.d.Consumer == "":
+		return errors.New("dispatch: no consumer name")
+	}
+	seen := map[string]bool{}
+	for _, dst := range e.d.Destinations {
+		if dst == nil {
+			return errors.New("dispatch: nil destination")
+		}
+		if seen[dst.Platform()] {
+			return fmt.Errorf("dispatch: two destinations for platform %q", dst.Platform())
+		}
+		if dst.MaxBatch() < 1 {
+			return fmt.Errorf("dispatch: platform %q: MaxBatch %d", dst.Platform(), dst.MaxBatch())
+		}
+		seen[dst.Platform()] = true
+	}
+	return nil
+}
+
+// Start loads the pixel snapshot, creates every consumer group (by a first
+// read) and starts the loops. ctx bounds only the start; the engine runs
+// until Stop. Idempotent; an engine cannot start again after Stop.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return errors.New("dispatch: engine stopped")
+	}
+	if e.started {
+		return nil
+	}
+	if err := e.validate(); err != nil {
+		return err
+	}
+	if err := e.refresh(ctx); err != nil {
+		return err
+	}
+	firsts := make([][]queue.Message, len(e.d.Destinations))
+	for i, dst := range e.d.Destinations {
+		msgs, err := e.d.Queue.Read(ctx, Group(dst.Platform()), e.d.Consumer, e.cfg.ReadBatch, 0)
+		if err != nil {
+			return fmt.Errorf("dispatch: cannot create consumer group: %w", err)
+		}
+		firsts[i] = msgs
+	}
+	auditFirst, err := e.d.Queue.Read(ctx, AuditGroup, e.d.Consumer, e.cfg.ReadBatch, 0)
+	if err != nil {
+		return fmt.Errorf("dispatch: cannot create consumer group: %w", err)
+	}
+
+	workCtx, workCancel := context.WithCancel(context.WithoutCancel(ctx))
+	readCtx, readCancel := context.WithCancel(workCtx)
+	e.readCancel, e.workCancel = readCancel, workCancel
+	e.done = make(chan struct{})
+	e.started = true
+
+	var wg sync.WaitGroup
+	wg.Go(func() { e.refreshLoop(readCtx) })
+	wg.Go(func() { e.auditLoop(readCtx, workCtx, auditFirst) })
+	for i, dst := range e.d.Destinations {
+		l := newLoop(e, dst)
+		first := firsts[i]
+		wg.Go(func() { l.run(readCtx, workCtx, first) })
+	}
+	go func() {
+		wg.Wait()
+		close(e.done)
+	}()
+	return nil
+}
+
+// Stop stops reading, sends what is batched and waits for in-flight
+// requests, retries and audit writes until ctx ends; then it cancels what
+// is left (never acknowledged: it stays pending in the queue) and returns
+// ctx's error. Idempotent; safe without Start.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.started {
+		e.stopped = true
+		e.mu.Unlock()
+		return nil
+	}
+	if !e.stopped {
+		e.stopped = true
+		e.readCancel()
+	}
+	done, workCancel := e.done, e.workCancel
+	e.mu.Unlock()
+	select {
+	case <-done:
+		workCancel()
+		return nil
+	case <-ctx.Done():
+		workCancel()
+		<-done
+		return fmt.Errorf("dispatch: drain cut short, unfinished messages stay pending: %w", ctx.Err())
+	}
+}
+
+// backoff is the delay before retry number attempt (1-based): BackoffBase
+// doubled per attempt, capped at BackoffMax, with equal jitter (half fixed,
+// half random), at least retryAfter, never above BackoffMax.
+func (e *Engine) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	d := e.cfg.BackoffMax
+	if attempt <= 30 {
+		if b := e.cfg.BackoffBase << (attempt - 1); b > 0 && b < d {
+			d = b
+		}
+	}
+	d = d/2 + randv2.N(d/2+1)
+	if retryAfter > d {
+		d = retryAfter
+	}
+	return min(d, e.cfg.BackoffMax)
+}
+
+// sleep waits d or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
