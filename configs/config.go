@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/platforms/dispatch"
 	"github.com/jaraba/pixelgw/platforms/google"
 	"github.com/jaraba/pixelgw/platforms/linkedin"
 	"github.com/jaraba/pixelgw/platforms/meta"
@@ -107,17 +108,21 @@ type PlatformsConfig struct {
 	// AllowPrivateAddresses lets outbound requests reach loopback, private
 	// and link-local addresses: only for the local simulators (tests, the
 	// demo). Never in production.
-	AllowPrivateAddresses bool            `yaml:"allow_private_addresses"`
-	Meta                  meta.Config     `yaml:"meta"`
-	Google                google.Config   `yaml:"google"`
-	LinkedIn              linkedin.Config `yaml:"linkedin"`
-	TikTok                tiktok.Config   `yaml:"tiktok"`
-	X                     x.Config        `yaml:"x"`
+	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
+	// Simulator runs the strict platform simulator in-process and sends
+	// every platform's traffic to it (make run's demo delivers offline).
+	Simulator bool            `yaml:"simulator"`
+	Dispatch  dispatch.Config `yaml:"dispatch"`
+	Meta      meta.Config     `yaml:"meta"`
+	Google    google.Config   `yaml:"google"`
+	LinkedIn  linkedin.Config `yaml:"linkedin"`
+	TikTok    tiktok.Config   `yaml:"tiktok"`
+	X         x.Config        `yaml:"x"`
 }
 
 // Validate checks every adapter's configuration.
 func (p PlatformsConfig) Validate() error {
-	for _, v := range []interface{ Validate() error }{p.Meta, p.Google, p.LinkedIn, p.TikTok, p.X} {
+	for _, v := range []interface{ Validate() error }{p.Meta, p.Google, p.LinkedIn, p.TikTok, p.X, p.Dispatch} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -156,7 +161,7 @@ func Defaults() Config {
 		API:      admin.Defaults(),
 		Platforms: PlatformsConfig{
 			Meta: meta.Defaults(), Google: google.Defaults(), LinkedIn: linkedin.Defaults(),
-			TikTok: tiktok.Defaults(), X: x.Defaults(),
+			TikTok: tiktok.Defaults(), X: x.Defaults(), Dispatch: dispatch.Defaults(),
 		},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Shutdown: ShutdownConfig{ReadyDelay: 5 * time.Second, Timeout: 30 * time.Second},

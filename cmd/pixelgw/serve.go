@@ -96,7 +96,13 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		Logger:   log,
 	})
 
-	comps := append(qcomps,
+	_, dcomps, err := newEngine(cfg, q, st, kr, registry, log)
+	if err != nil {
+		return err
+	}
+
+	comps := append(qcomps, dcomps...)
+	comps = append(comps,
 		component{"tenants", reloader.Start, reloader.Stop},
 		component{"ops", opsSrv.Start, opsSrv.Stop},
 		component{"edge", edge.Start, edge.Stop},

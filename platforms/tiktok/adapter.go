@@ -43,7 +43,7 @@ type Adapter struct {
 }
 
 // New returns an adapter. client is the outbound client (the safe
-// platforms/internal/httpx one in production); it is copied so that it
+// platforms/httpx one in production); it is copied so that it
 // never follows redirects. cfg must have passed Validate.
 func New(cfg Config, client *http.Client) *Adapter {
 	return &Adapter{cfg: cfg, client: noRedirects(client), now: time.Now}

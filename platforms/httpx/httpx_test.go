@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/jaraba/pixelgw/platforms/internal/httpx"
+	"github.com/jaraba/pixelgw/platforms/httpx"
 )
 
 func TestMain(m *testing.M) {
