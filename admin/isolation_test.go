@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -204,6 +205,28 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /api/v1/api-keys/{id}": func(t *testing.T) {
 			r := sameAsAbsent(t, "DELETE", "/api/v1/api-keys/"+w.bKey.ID, "/api/v1/api-keys/"+absent, "")
 			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"POST /api/v1/tenant/paths/rotate": func(t *testing.T) {
+			before := w.bView(t)
+			aBefore := decode[TenantView](t, e.do("GET", "/api/v1/tenant", w.aTok, ""))
+			r := e.do("POST", "/api/v1/tenant/paths/rotate", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			got := decode[TenantView](t, r)
+			require.Equal(t, w.a.ID, got.ID)
+			require.NotEqual(t, aBefore.EdgePaths.Collect, got.EdgePaths.Collect)
+			require.NotEqual(t, aBefore.EdgePaths.Consent, got.EdgePaths.Consent)
+			require.Equal(t, aBefore.EdgePaths.Loader, got.EdgePaths.Loader, "the pasted loader URL never changes")
+			kinds := map[string]string{}
+			for _, p := range got.Settings.PreviousPaths {
+				kinds[p.Kind] = p.Path
+				require.True(t, p.Until.After(time.Now().Add(6*24*time.Hour)), "old paths keep working for the grace period")
+			}
+			require.Equal(t, aBefore.EdgePaths.Collect, kinds["collect"])
+			require.Equal(t, aBefore.EdgePaths.Consent, kinds["consent"])
+			require.Equal(t, before, w.bView(t), "B untouched")
+			w.requireNoLeak(t, r)
+			// A viewer cannot rotate.
+			require.Equal(t, http.StatusForbidden, e.do("POST", "/api/v1/tenant/paths/rotate", e.token(RoleViewer, w.a.ID), "").status)
 		},
 		"POST /api/v1/cookie-keys/rotate": func(t *testing.T) {
 			bKeys, err := e.st.ListCookieKeys(t.Context(), w.b.ID)

@@ -488,3 +488,48 @@ func (a *API) handleRotateOwnCookieKeys(w http.ResponseWriter, r *http.Request, 
 	writeJSON(w, http.StatusOK, map[string]any{"cookie_keys": keys})
 	return nil
 }
+
+// PathGrace is how long a rotated collect or consent path keeps working:
+// pages that loaded the old loader keep posting to it meanwhile (the loader
+// itself is cached for minutes, pages stay open for days).
+const PathGrace = 7 * 24 * time.Hour
+
+// RotatePaths gives the tenant new random collect and consent paths; the
+// old ones stay served until now+PathGrace. The loader path is not rotated:
+// tenants paste its URL once.
+func (a *API) RotatePaths(ctx context.Context, tenantID string) (store.Tenant, error) {
+	t, err := a.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return store.Tenant{}, storeError(err, "tenant")
+	}
+	now := a.now()
+	s := t.Settings
+	var keep []store.PreviousPath
+	for _, p := range s.PreviousPaths {
+		if p.Until.After(now) {
+			keep = append(keep, p)
+		}
+	}
+	view := tenantView(t).EdgePaths
+	keep = append(keep,
+		store.PreviousPath{Kind: tenant.KindCollect, Path: view.Collect, Until: now.Add(PathGrace).UTC()},
+		store.PreviousPath{Kind: tenant.KindConsent, Path: view.Consent, Until: now.Add(PathGrace).UTC()},
+	)
+	s.PreviousPaths = keep
+	s.CollectPath = tenant.GeneratePath(tenant.KindCollect)
+	s.ConsentPath = tenant.GeneratePath(tenant.KindConsent)
+	t, err = a.store.UpdateTenant(ctx, tenantID, store.TenantPatch{Settings: &s})
+	if err != nil {
+		return store.Tenant{}, storeError(err, "tenant")
+	}
+	return t, nil
+}
+
+func (a *API) handleRotateOwnPaths(w http.ResponseWriter, r *http.Request, p principal) error {
+	t, err := a.RotatePaths(r.Context(), p.tenantID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tenantView(t))
+	return nil
+}

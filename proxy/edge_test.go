@@ -35,6 +35,8 @@ type fixture struct {
 	reg   *tenant.Registry
 	shop  *tenant.Tenant
 	other *tenant.Tenant
+	api   *admin.API
+	kr    *secret.Keyring
 }
 
 func newFixture(t *testing.T, mutate func(*proxy.Config)) *fixture {
@@ -89,7 +91,7 @@ func newFixture(t *testing.T, mutate func(*proxy.Config)) *fixture {
 	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
 
 	return &fixture{
-		addr: srv.Addr().String(), st: st, q: q, reg: reg,
+		addr: srv.Addr().String(), st: st, q: q, reg: reg, api: api, kr: kr,
 		shop:  snap.Lookup([]byte("t.shop.example")).Tenant,
 		other: snap.Lookup([]byte("t.other.example")).Tenant,
 	}
@@ -367,4 +369,26 @@ func TestPolicyMismatchAndBadConsentBody(t *testing.T) {
 		require.Equal(t, status, r.status, body)
 		require.Empty(t, r.cookies)
 	}
+}
+
+func TestRotatedPathsKeepWorking(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	cs := consent(t, f, true, true)
+	oldCollect := f.shop.CollectPath
+	_, err := f.api.RotatePaths(context.Background(), f.shop.ID)
+	require.NoError(t, err)
+	snap, err := tenant.Build(context.Background(), f.st, f.kr, time.Now())
+	require.NoError(t, err)
+	f.reg.Swap(snap)
+	shop := snap.Tenant(f.shop.ID)
+	require.NotEqual(t, oldCollect, shop.CollectPath)
+	for _, path := range []string{oldCollect, shop.CollectPath} {
+		r := f.do(t, "POST", "t.shop.example", path, beacon("lead", uuid.NewString()),
+			"Origin", shopOrigin, "Content-Type", "text/plain", "Cookie", cookieHeader(cs))
+		require.Equal(t, 204, r.status, path)
+	}
+	require.Len(t, readAll(t, f.q), 2, "both paths queue during the grace period")
+	plain := f.do(t, "GET", "t.shop.example", shop.LoaderPath, "")
+	require.Contains(t, plain.body, shop.CollectPath, "the loader posts to the new path")
 }
