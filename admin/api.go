@@ -33,6 +33,17 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Decisions is the revocation set the edge checks (the queue,
+	// queue.Queue satisfies it). Optional: without it the consent write
+	// routes answer 503, since a decision the edge would not enforce must
+	// not be reported as done.
+	Decisions Decisions
+}
+
+// Decisions records a visitor's server-side consent decision so that every
+// edge refuses events resting on an older consent cookie.
+type Decisions interface {
+	SetDecision(ctx context.Context, tenantID, visitorID string, at time.Time, ttl time.Duration) error
 }
 
 // API serves the admin REST API. It is immutable after New and safe for
@@ -43,6 +54,7 @@ type API struct {
 	keyring *secret.Keyring
 	log     *slog.Logger
 	now     func() time.Time
+	dec     Decisions // nil: consent writes answer 503
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -75,6 +87,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		keyring: d.Keyring,
 		log:     d.Logger,
 		now:     d.Now,
+		dec:     d.Decisions,
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/queue"
+	"github.com/jaraba/pixelgw/store/queue/queuesqlite"
 )
 
 // world is two tenants, each with a pixel, an API key and a domain.
@@ -21,12 +23,15 @@ type world struct {
 	aKey, bKey       APIKeyView
 	aHost, bHost     string
 	bSecretFragments []string // strings that must never reach A
+	q                *queuesqlite.Queue
+	bVisitor         string // a visitor with a consent record in B
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	e := newEnv(t)
-	w := &world{e: e, a: e.mustTenant("tenant-a"), b: e.mustTenant("tenant-b")}
+	q := e.useDecisions(t)
+	w := &world{e: e, a: e.mustTenant("tenant-a"), b: e.mustTenant("tenant-b"), q: q, bVisitor: randomUUID()}
 	w.aTok, w.bTok = e.token(RoleAdmin, w.a.ID), e.token(RoleAdmin, w.b.ID)
 	op := e.token(RoleOperator, "")
 
@@ -50,7 +55,11 @@ func newWorld(t *testing.T) *world {
 	r = e.do("POST", "/api/v1/tenants/"+w.b.ID+"/domains", op, `{"hostname":"`+w.bHost+`"}`)
 	require.Equal(t, http.StatusCreated, r.status, r.body)
 
-	w.bSecretFragments = []string{w.b.ID, w.b.Slug, w.bPixel.UUID, w.bPixel.PixelID, w.bKey.ID, w.bKey.Prefix, "b-backend", w.bHost}
+	r = e.do("POST", "/api/v1/tracking/consent", w.bTok, consentBody(w.bVisitor, true, true, true, "b-policy-7"))
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	bConsent := decode[ConsentView](t, r)
+
+	w.bSecretFragments = []string{w.b.ID, w.b.Slug, w.bPixel.UUID, w.bPixel.PixelID, w.bKey.ID, w.bKey.Prefix, "b-backend", w.bHost, bConsent.ID, "b-policy-7"}
 	return w
 }
 
@@ -77,7 +86,7 @@ func (w *world) requireNoLeak(t *testing.T, r reply) {
 func (w *world) bView(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range []string{"/api/v1/tenant", "/api/v1/domains", "/api/v1/tracking/pixels", "/api/v1/api-keys"} {
+	for _, p := range []string{"/api/v1/tenant", "/api/v1/domains", "/api/v1/tracking/pixels", "/api/v1/api-keys", "/api/v1/tracking/consent/" + w.bVisitor} {
 		r := w.e.do("GET", p, w.bTok, "")
 		require.Equal(t, http.StatusOK, r.status, r.body)
 		b.WriteString(r.body)
@@ -227,6 +236,34 @@ func TestTenantIsolation(t *testing.T) {
 			w.requireNoLeak(t, r)
 			// A viewer cannot rotate.
 			require.Equal(t, http.StatusForbidden, e.do("POST", "/api/v1/tenant/paths/rotate", e.token(RoleViewer, w.a.ID), "").status)
+		},
+		"POST /api/v1/tracking/consent": func(t *testing.T) {
+			before := w.bView(t)
+			// The tenant cannot be named in the body.
+			r := e.do("POST", "/api/v1/tracking/consent", w.aTok, `{"tenant_id":"`+w.b.ID+`",`+consentBody(w.bVisitor, false, false, false, "1")[1:])
+			require.Equal(t, http.StatusBadRequest, r.status, r.body)
+			// Naming B's visitor records a decision of A's own visitor.
+			r = e.do("POST", "/api/v1/tracking/consent", w.aTok, consentBody(w.bVisitor, false, false, false, "1"))
+			require.Equal(t, http.StatusCreated, r.status, r.body)
+			require.Equal(t, before, w.bView(t), "B's record untouched")
+			// B's revocation set is untouched: B's current cookie still passes.
+			require.Equal(t, queue.Queued, admit(t, w.q, w.b.ID, w.bVisitor, e.now.Add(2*time.Second)))
+			w.requireNoLeak(t, r)
+			own := e.do("GET", "/api/v1/tracking/consent/"+w.bVisitor, w.aTok, "")
+			require.Equal(t, http.StatusOK, own.status, own.body)
+			require.Len(t, decode[ConsentState](t, own).History, 1, "A sees only its own record")
+			w.requireNoLeak(t, own)
+		},
+		"GET /api/v1/tracking/consent/{visitor_id}": func(t *testing.T) {
+			r := sameAsAbsent(t, "GET", "/api/v1/tracking/consent/"+w.bVisitor, "/api/v1/tracking/consent/"+absent, "")
+			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"DELETE /api/v1/tracking/consent/{visitor_id}": func(t *testing.T) {
+			r := sameAsAbsent(t, "DELETE", "/api/v1/tracking/consent/"+w.bVisitor, "/api/v1/tracking/consent/"+absent, "")
+			require.Equal(t, http.StatusNotFound, r.status)
+			// Neither B nor A got a decision for that visitor.
+			require.Equal(t, queue.Queued, admit(t, w.q, w.b.ID, w.bVisitor, e.now.Add(2*time.Second)))
+			require.Equal(t, queue.Queued, admit(t, w.q, w.a.ID, w.bVisitor, e.now.Add(-time.Hour)))
 		},
 		"POST /api/v1/cookie-keys/rotate": func(t *testing.T) {
 			bKeys, err := e.st.ListCookieKeys(t.Context(), w.b.ID)

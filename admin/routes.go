@@ -63,6 +63,9 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/api-keys", tenantWrite, a.handleCreateAPIKey},
 		{"DELETE", "/api/v1/api-keys/{id}", tenantWrite, a.handleRevokeAPIKey},
 		{"POST", "/api/v1/cookie-keys/rotate", tenantWrite, a.handleRotateOwnCookieKeys},
+		{"POST", "/api/v1/tracking/consent", tenantWrite, a.handleRecordConsent},
+		{"GET", "/api/v1/tracking/consent/{visitor_id}", tenantRead, a.handleGetConsent},
+		{"DELETE", "/api/v1/tracking/consent/{visitor_id}", tenantWrite, a.handleRevokeConsent},
 	}
 }
 
