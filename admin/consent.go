@@ -32,16 +32,6 @@ func erasureCategories() []string {
 	return []string{ErasureConsentIPs, ErasureTrackingEvents, ErasureQueuedEntries}
 }
 
-// VisitorEraser erases one visitor's personal data. It is not part of
-// store.Store yet: when the store given to New implements it, DELETE
-// /api/v1/tracking/consent/{visitor_id} calls it; otherwise the answer lists
-// every category as pending. It returns a count per category it erased
-// (keys: the Erasure* constants); categories it leaves out are reported as
-// pending. It must be idempotent and tenant-scoped.
-type VisitorEraser interface {
-	EraseVisitor(ctx context.Context, tenantID, visitorID string) (map[string]int64, error)
-}
-
 // ConsentInput records a decision made in the tenant's back end.
 type ConsentInput struct {
 	VisitorID     string `json:"visitor_id"`
@@ -195,7 +185,7 @@ func (a *API) GetConsent(ctx context.Context, tenantID, visitorID string) (Conse
 // data: it puts the visitor in the revocation set (every edge refuses their
 // older cookies), appends an all-false record (source api) unless the
 // current record already is one (so repeating it appends nothing), and
-// erases what the store can erase (VisitorEraser). It is idempotent;
+// erases what the store can erase (store.Eraser). It is idempotent;
 // store.ErrNotFound (404) when the tenant has no record of the visitor.
 func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (ConsentErasure, error) {
 	latest, err := a.store.LatestConsent(ctx, tenantID, visitorID)
@@ -217,17 +207,13 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 		}
 	}
 	out := ConsentErasure{Revocation: consentView(rev), Erased: map[string]int64{}, Pending: []string{}}
-	if er, ok := a.store.(VisitorEraser); ok {
-		counts, err := er.EraseVisitor(ctx, tenantID, visitorID)
-		if err != nil {
-			return ConsentErasure{}, err
-		}
-		for _, c := range erasureCategories() {
-			if n, ok := counts[c]; ok {
-				out.Erased[c] = n
-			}
-		}
+	erased, err := a.store.EraseVisitor(ctx, tenantID, visitorID)
+	if err != nil {
+		return ConsentErasure{}, err
 	}
+	// Queued, undelivered entries are not erased yet (see Pending).
+	out.Erased[ErasureConsentIPs] = erased.ConsentIPs
+	out.Erased[ErasureTrackingEvents] = erased.Events
 	for _, c := range erasureCategories() {
 		if _, ok := out.Erased[c]; !ok {
 			out.Pending = append(out.Pending, c)

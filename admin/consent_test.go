@@ -132,9 +132,10 @@ func TestConsentLifecycle(t *testing.T) {
 	require.Equal(t, ConsentView{ID: er.Revocation.ID, VisitorID: visitor, PolicyVersion: "2026-01", Source: "api", CreatedAt: er.Revocation.CreatedAt}, er.Revocation)
 	require.NotEqual(t, granted.ID, er.Revocation.ID)
 	require.True(t, er.Revocation.CreatedAt.After(granted.CreatedAt))
-	// This store erases nothing per visitor yet: said, not hidden.
-	require.Equal(t, map[string]int64{}, er.Erased)
-	require.Equal(t, []string{ErasureConsentIPs, ErasureTrackingEvents, ErasureQueuedEntries}, er.Pending)
+	// The consent IPs and audit events are erased; queued entries are not
+	// yet: said, not hidden.
+	require.Equal(t, map[string]int64{ErasureConsentIPs: 0, ErasureTrackingEvents: 0}, er.Erased)
+	require.Equal(t, []string{ErasureQueuedEntries}, er.Pending)
 	require.False(t, er.Complete)
 	require.Contains(t, e.logs.String(), `"msg":"consent revoked"`)
 	sameSecond := er.Revocation.CreatedAt.Truncate(time.Second)
@@ -363,14 +364,14 @@ type eraserStore struct {
 	fail  error
 }
 
-func (s *eraserStore) EraseVisitor(_ context.Context, tenantID, visitorID string) (map[string]int64, error) {
+func (s *eraserStore) EraseVisitor(_ context.Context, tenantID, visitorID string) (store.Erasure, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, tenantID+"/"+visitorID)
 	if s.fail != nil {
-		return nil, s.fail
+		return store.Erasure{}, s.fail
 	}
-	return map[string]int64{ErasureConsentIPs: 2, ErasureTrackingEvents: 5, ErasureQueuedEntries: 1, "unknown": 9}, nil
+	return store.Erasure{ConsentIPs: 2, Events: 5}, nil
 }
 
 func TestConsentErasureWithEraser(t *testing.T) {
@@ -386,9 +387,9 @@ func TestConsentErasureWithEraser(t *testing.T) {
 	r := e.do("DELETE", "/api/v1/tracking/consent/"+v, tok, "")
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	er := decode[ConsentErasure](t, r)
-	require.Equal(t, map[string]int64{ErasureConsentIPs: 2, ErasureTrackingEvents: 5, ErasureQueuedEntries: 1}, er.Erased)
-	require.Equal(t, []string{}, er.Pending)
-	require.True(t, er.Complete)
+	require.Equal(t, map[string]int64{ErasureConsentIPs: 2, ErasureTrackingEvents: 5}, er.Erased)
+	require.Equal(t, []string{ErasureQueuedEntries}, er.Pending)
+	require.False(t, er.Complete)
 	require.Equal(t, []string{tn.ID + "/" + v}, es.calls)
 
 	// An erasure failure is a 500 (logged), and the retry works.

@@ -204,6 +204,7 @@ type AuditEvent struct {
 	EventID         string
 	EventName       string // canonical internal name
 	EventSource     string // client|server|both
+	VisitorID       string // jaraba_visitor_id (or the server event's visitor); "" when none
 	UserData        Sealed // hashed user data, encrypted at rest
 	CustomData      []byte // JSON
 	EventSourceURL  string
@@ -345,6 +346,21 @@ type Consents interface {
 	PurgeConsentIPs(ctx context.Context, before time.Time) (int64, error)
 }
 
+// Erasure counts what EraseVisitor removed.
+type Erasure struct {
+	ConsentIPs int64 // consent_ip rows deleted (the decisions themselves stay: proof)
+	Events     int64 // audit events whose personal data was cleared
+}
+
+// Eraser implements the right to erasure for one visitor of one tenant.
+type Eraser interface {
+	// EraseVisitor deletes the IPs of the visitor's consent records and
+	// clears the personal data of the visitor's audit events (user data,
+	// IP, user agent, fbc, fbp, gclid), keeping event id, name and time for
+	// the aggregate numbers. Idempotent; other tenants are never touched.
+	EraseVisitor(ctx context.Context, tenantID, visitorID string) (Erasure, error)
+}
+
 // Secrets lets `pixelgw rotate-key` re-encrypt every sealed value.
 type Secrets interface {
 	// ResealAll calls fn for every sealed value (pixel credentials, cookie
@@ -363,6 +379,7 @@ type Store interface {
 	APIKeys
 	Audit
 	Consents
+	Eraser
 	Secrets
 
 	// ConfigVersion is a counter bumped by every write to tenants, domains,

@@ -16,7 +16,8 @@ import (
 // and one delivery to each of the demo tenant's five pixels.
 func TestDemoDeliversToEveryPlatform(t *testing.T) {
 	t.Parallel()
-	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)), "PIXELGW_PLATFORMS_SIMULATOR=true")
+	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)), "PIXELGW_PLATFORMS_SIMULATOR=true",
+		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=1s")
 	_, errOut, code := pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code, errOut)
 	_, errOut, code = pixelgw(t, env, "seed-demo")

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
 	"github.com/jaraba/pixelgw/platforms/normalize"
@@ -11,9 +12,11 @@ import (
 )
 
 // auditLoop writes one accepted-event row per queued event (merge entries
-// and undecodable ones are acknowledged without a row), a batch per read.
+// and undecodable ones are acknowledged without a row), a batch per read,
+// and every ReclaimInterval the entries a stopped consumer left pending.
 func (e *Engine) auditLoop(readCtx, workCtx context.Context, first []queue.Message) {
 	msgs := first
+	nextReclaim := time.Now()
 	for {
 		if len(msgs) > 0 && !e.writeAudit(workCtx, msgs) {
 			return
@@ -21,8 +24,15 @@ func (e *Engine) auditLoop(readCtx, workCtx context.Context, first []queue.Messa
 		if readCtx.Err() != nil {
 			return
 		}
+		if !time.Now().Before(nextReclaim) {
+			if !e.reclaimAudit(readCtx, workCtx) {
+				return
+			}
+			nextReclaim = time.Now().Add(e.cfg.ReclaimInterval)
+		}
+		block := max(min(idleBlock, time.Until(nextReclaim)), time.Millisecond)
 		var err error
-		msgs, err = e.d.Queue.Read(readCtx, AuditGroup, e.d.Consumer, e.cfg.ReadBatch, idleBlock)
+		msgs, err = e.d.Queue.Read(readCtx, AuditGroup, e.d.Consumer, e.cfg.ReadBatch, block)
 		if err != nil {
 			if readCtx.Err() != nil {
 				return
@@ -31,6 +41,33 @@ func (e *Engine) auditLoop(readCtx, workCtx context.Context, first []queue.Messa
 			sleep(readCtx, e.cfg.BackoffBase)
 		}
 	}
+}
+
+// reclaimAudit writes the audit entries a stopped consumer left pending
+// longer than ClaimMinIdle (their rows may be written twice if it died
+// between its write and its ack); false when cut short by Stop.
+func (e *Engine) reclaimAudit(readCtx, workCtx context.Context) bool {
+	for range maxReclaimRounds {
+		msgs, err := e.d.Queue.Reclaim(readCtx, AuditGroup, e.d.Consumer, e.cfg.ClaimMinIdle, e.cfg.ReadBatch)
+		if err != nil {
+			if readCtx.Err() == nil {
+				e.log.Warn("cannot reclaim pending entries", "group", AuditGroup, "err", err)
+			}
+			return true
+		}
+		if len(msgs) == 0 {
+			return true
+		}
+		e.metrics.reclaims.WithLabelValues(AuditGroup).Add(float64(len(msgs)))
+		e.log.Info("reclaimed entries of a stopped consumer", "group", AuditGroup, "entries", len(msgs))
+		if !e.writeAudit(workCtx, msgs) {
+			return false
+		}
+		if len(msgs) < e.cfg.ReadBatch {
+			return true
+		}
+	}
+	return true
 }
 
 // writeAudit appends the rows of msgs and acknowledges them, retrying with

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,19 +26,46 @@ type Config struct {
 	ReadBatch int `yaml:"read_batch"`
 	// PixelsRefresh is how often the active-pixel snapshot is rebuilt.
 	PixelsRefresh time.Duration `yaml:"pixels_refresh"`
+	// MergeWindow is how long a conversion waits before its first send, so
+	// that the other copy of it (browser or server, a "merge" queue entry)
+	// can fold its identifiers in. 0 turns the window off.
+	MergeWindow time.Duration `yaml:"merge_window"`
+	// MergeMaxWaiting caps the conversions waiting in the merge window,
+	// all platforms together; past it a conversion is sent at once
+	// (pixelgw_merge_window_overflow_total counts them).
+	MergeMaxWaiting int `yaml:"merge_max_waiting"`
+	// ReclaimInterval is how often each consumer group claims the entries
+	// another consumer read and never acknowledged (a dead process).
+	ReclaimInterval time.Duration `yaml:"reclaim_interval"`
+	// ClaimMinIdle is how long an entry must have been pending before it is
+	// reclaimed. It must exceed the longest time a live engine holds an
+	// entry: the merge window, the batch wait and every retry's backoff —
+	// plus every attempt's request timeout, which is the adapters' to set
+	// (keep a margin).
+	ClaimMinIdle time.Duration `yaml:"claim_min_idle"`
 }
 
 // Defaults returns the production configuration.
 func Defaults() Config {
 	return Config{
-		MaxWait:       200 * time.Millisecond,
-		Attempts:      3,
-		BackoffBase:   500 * time.Millisecond,
-		BackoffMax:    30 * time.Second,
-		MaxInFlight:   8,
-		ReadBatch:     500,
-		PixelsRefresh: time.Second,
+		MaxWait:         200 * time.Millisecond,
+		Attempts:        3,
+		BackoffBase:     500 * time.Millisecond,
+		BackoffMax:      30 * time.Second,
+		MaxInFlight:     8,
+		ReadBatch:       500,
+		PixelsRefresh:   time.Second,
+		MergeWindow:     20 * time.Second,
+		MergeMaxWaiting: 100_000,
+		ReclaimInterval: 30 * time.Second,
+		ClaimMinIdle:    5 * time.Minute,
 	}
+}
+
+// holdMax is the longest a live engine holds an entry before its last
+// attempt starts (request timeouts not included).
+func (c Config) holdMax() time.Duration {
+	return c.MergeWindow + c.MaxWait + time.Duration(c.Attempts)*c.BackoffMax
 }
 
 // Validate returns one error naming the first invalid field.
@@ -57,6 +85,14 @@ func (c Config) Validate() error {
 		return errors.New("platforms.dispatch.read_batch: must be between 1 and 10000")
 	case c.PixelsRefresh <= 0 || c.PixelsRefresh > time.Hour:
 		return errors.New("platforms.dispatch.pixels_refresh: must be between 1ns and 1h")
+	case c.MergeWindow < 0 || c.MergeWindow > 10*time.Minute:
+		return errors.New("platforms.dispatch.merge_window: must be between 0 (off) and 10m")
+	case c.MergeMaxWaiting < 1 || c.MergeMaxWaiting > 10_000_000:
+		return errors.New("platforms.dispatch.merge_max_waiting: must be between 1 and 10000000")
+	case c.ReclaimInterval <= 0 || c.ReclaimInterval > time.Hour:
+		return errors.New("platforms.dispatch.reclaim_interval: must be between 1ns and 1h")
+	case c.ClaimMinIdle <= c.holdMax() || c.ClaimMinIdle > 24*time.Hour:
+		return fmt.Errorf("platforms.dispatch.claim_min_idle: must exceed merge_window + max_wait + attempts × backoff_max (%s) and be at most 24h", c.holdMax())
 	}
 	return nil
 }

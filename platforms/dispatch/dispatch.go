@@ -26,28 +26,58 @@
 // Deps.OnAuthFailure with the pixel's UUID); *platforms.BatchError → per
 // event, only the retryable ones sent again.
 //
+// Merge window (Config.MergeWindow, 0 = off): a conversion (ClassConversion)
+// waits that long after it is read before its first send, unacknowledged
+// (a crash meanwhile loses nothing: the entry stays pending). A "merge"
+// entry — the edge's or the events API's repeat of the same (tenant, event
+// id, name) — read while its conversion waits is folded into it (union of
+// user data and click ids, the server copy's values winning on conflict;
+// IP, user agent and page only fill gaps; the browser copy's consent;
+// Source "both": see mergeInto), recorded "merged" for each pixel, and
+// acknowledged with the conversion once its outcomes are written. A merge
+// entry with no waiting conversion (already sent, or read by another
+// consumer of the group) is only recorded "merged" and acknowledged. At
+// most Config.MergeMaxWaiting conversions wait (all platforms together);
+// beyond that they are sent at once and counted. Stop sends what waits.
+//
+// Reclaim: every Config.ReclaimInterval (and at start) each group — the
+// platforms' and the audit's — claims the entries any consumer has left
+// pending for Config.ClaimMinIdle (a process that died) and handles them
+// like new ones, without a merge window. ClaimMinIdle exceeds the longest
+// time a live engine holds an entry (Validate checks the window, the batch
+// wait and the backoffs; the adapters' timeouts need a margin on top); an
+// entry reclaimed while this loop still holds it is skipped.
+//
+// Dead letters: when an event ends "dead" (attempts exhausted) or "failed"
+// (permanent answer, refused by Check, undecodable) for a pixel, the entry
+// is stored once per (message, platform group) with queue.DeadLetter and a
+// short reason without secrets, before it is acknowledged; the admin API
+// lists and replays them, a replay reaching only that platform's group. A
+// dead letter carries the queued payload: identifiers merged in from a
+// merge entry are not in it.
+//
 // Every request's answer is appended once (store.PlatformResponse) and the
 // outcomes reference it. Outcomes and answers are appended in batches by
-// one recorder per platform, and a message is acknowledged only after the
-// outcome of each of its pixels is written. Stop stops reading, sends what
-// is batched, and waits for every request, retry and write against its
-// context's deadline; what did not finish by then is never acknowledged, so
-// it stays pending in the queue. A queue entry that does not decode (or
-// whose payload names another tenant or event id than the entry) is
-// recorded "failed" with no pixel, once per platform group, and
-// acknowledged.
+// one recorder per platform, then dead letters are stored, and a message
+// is acknowledged only after the outcome of each of its pixels is written.
+// Stop stops reading, sends what waits or is batched, and waits for every
+// request, retry and write against its context's deadline; what did not
+// finish by then is never acknowledged, so it stays pending in the queue
+// until a reclaim. A queue entry that does not decode (or whose payload
+// names another tenant or event id than the entry) is recorded "failed"
+// with no pixel, once per platform group, dead-lettered and acknowledged.
 //
 // Metrics (Deps.Registerer; no tenant label): pixelgw_deliveries_total
 // {platform, outcome}, pixelgw_delivery_retries_total{platform},
-// pixelgw_platform_request_duration_seconds{platform, result}.
+// pixelgw_platform_request_duration_seconds{platform, result},
+// pixelgw_merge_window_waiting, pixelgw_merge_window_overflow_total
+// {platform}, pixelgw_dead_letters_total{platform},
+// pixelgw_queue_reclaimed_total{group}.
 //
-// Not in this increment: the merge window (a "merge" message, the edge's
-// repeat of a conversion, is only recorded as outcome "merged" for each of
-// the tenant's pixels of the platform, and acknowledged); reclaiming the
-// pending messages of a dead consumer; the dead-letter list and its replay
-// (an exhausted event is recorded "dead" and acknowledged); per-platform
-// attempts. If Start fails after its first reads, the entries they claimed
-// stay pending until that reclaim exists.
+// Not done: per-platform attempts; merging across consumers (a merge entry
+// read by another process than its conversion is only recorded); the audit
+// row of a reclaimed entry is written again if its consumer died between
+// the write and the ack.
 package dispatch
 
 import (
@@ -126,6 +156,7 @@ type Engine struct {
 
 	metrics *metrics
 	pixels  atomic.Pointer[snapshot]
+	waiting atomic.Int64           // conversions in the merge window, all loops
 	cache   map[string]cachedPixel // owned by refresh (Start, then the refresher)
 
 	mu         sync.Mutex

@@ -67,6 +67,7 @@ func testConfig() dispatch.Config {
 	cfg.BackoffBase = 10 * time.Millisecond
 	cfg.BackoffMax = 50 * time.Millisecond
 	cfg.PixelsRefresh = 50 * time.Millisecond
+	cfg.MergeWindow = 30 * time.Millisecond // conversions (every test's "lead") take the merge path
 	return cfg
 }
 
@@ -496,6 +497,7 @@ func TestMergeEntriesAreRecorded(t *testing.T) {
 	e.waitStatus(ten, id, px, dispatch.StatusMerged)
 	eventually(t, func() bool { return e.lag() == 0 }, "merge acknowledged")
 	require.Equal(t, map[string]int{id: 1}, e.delivered(px), "a merge is never sent on its own")
+	require.Len(t, e.requests(px), 1, "a merge after the first send is not sent again")
 	evs, err := e.st.RecentEvents(t.Context(), ten, 10)
 	require.NoError(t, err)
 	require.Len(t, evs, 1, "one audit row per event")

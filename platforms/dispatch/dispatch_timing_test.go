@@ -19,6 +19,7 @@ func BenchmarkDeliver(b *testing.B) {
 	const tenants, perRound = 10, 2000
 	cfg := dispatch.Defaults()
 	cfg.MaxWait = 20 * time.Millisecond
+	cfg.MergeWindow = 0 // throughput, not the window's wait
 	e := newEnv(b, cfg)
 	var ids []string
 	for range tenants {

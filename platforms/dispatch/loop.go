@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,12 +35,55 @@ type loop struct {
 	// merged, undecodable), handed to the recorder before any request
 	// starts, so they are written before an ack that depends on them.
 	settled record
+
+	// The merge window (run's goroutine only): conversions waiting for
+	// their other copy, by key and in arrival order (= deadline order).
+	waiting map[waitKey]*waiter
+	waitQ   []*waiter
+
+	// held are the ids of the messages this loop has read and not yet
+	// acknowledged, so a reclaim that returns one of them (idle longer
+	// than ClaimMinIdle under overload) does not process it twice.
+	heldMu sync.Mutex
+	held   map[string]struct{}
 }
 
 // msgState tracks one message until every pixel's outcome is final.
 type msgState struct {
-	id        string
+	msg queue.Message
+	// merges are the merge messages folded into this one (fixed before
+	// its first send), acknowledged with it.
+	merges    []queue.Message
 	remaining atomic.Int32
+	// letter is set once the message is dead-lettered for this group.
+	letter atomic.Bool
+}
+
+// ackIDs are the ids acknowledged once every pixel's outcome is written.
+func (ms *msgState) ackIDs() []string {
+	ids := make([]string, 0, 1+len(ms.merges))
+	ids = append(ids, ms.msg.ID)
+	for i := range ms.merges {
+		ids = append(ids, ms.merges[i].ID)
+	}
+	return ids
+}
+
+// waitKey identifies the copies of one event (the dedup key's parts).
+type waitKey struct{ tenant, eventID, name string }
+
+// waiter is a conversion in the merge window.
+type waiter struct {
+	key   waitKey
+	ms    *msgState
+	ev    *platforms.Event
+	until time.Time
+}
+
+// deadLetter is a DeadLetter call the recorder makes before the ack.
+type deadLetter struct {
+	msg    queue.Message
+	reason string
 }
 
 type item struct {
@@ -52,14 +97,18 @@ type batch struct {
 	deadline time.Time
 }
 
-// record is what the recorder writes: answers, then outcomes, then acks.
+// record is what the recorder writes: answers, then outcomes, then dead
+// letters, then acks.
 type record struct {
 	resps []store.PlatformResponse
 	outs  []store.DeliveryOutcome
+	dead  []deadLetter
 	acks  []string
 }
 
-func (r *record) empty() bool { return len(r.resps) == 0 && len(r.outs) == 0 && len(r.acks) == 0 }
+func (r *record) empty() bool {
+	return len(r.resps) == 0 && len(r.outs) == 0 && len(r.dead) == 0 && len(r.acks) == 0
+}
 
 func newLoop(e *Engine, dest platforms.Destination) *loop {
 	return &loop{
@@ -68,6 +117,8 @@ func newLoop(e *Engine, dest platforms.Destination) *loop {
 		sem:     make(chan struct{}, e.cfg.MaxInFlight),
 		rec:     make(chan record, 2*e.cfg.MaxInFlight+2),
 		pending: map[string]*batch{},
+		waiting: map[waitKey]*waiter{},
+		held:    map[string]struct{}{},
 	}
 }
 
@@ -77,13 +128,20 @@ func (l *loop) run(readCtx, workCtx context.Context, first []queue.Message) {
 		defer close(recDone)
 		l.recordLoop(workCtx)
 	}()
-	l.handle(workCtx, first)
+	l.handle(workCtx, first, false)
+	nextReclaim := time.Now() // at start: a restart recovers its predecessor's entries soon
 	for readCtx.Err() == nil {
+		if !time.Now().Before(nextReclaim) {
+			l.reclaim(readCtx, workCtx)
+			nextReclaim = time.Now().Add(l.e.cfg.ReclaimInterval)
+		}
+		l.release(workCtx, false)
 		l.flush(workCtx, false)
 		block := idleBlock
 		if d, ok := l.nextDeadline(); ok {
-			block = max(time.Until(d), time.Millisecond)
+			block = time.Until(d)
 		}
+		block = max(min(block, time.Until(nextReclaim)), time.Millisecond)
 		msgs, err := l.e.d.Queue.Read(readCtx, l.group, l.e.d.Consumer, l.e.cfg.ReadBatch, block)
 		if err != nil {
 			if readCtx.Err() != nil {
@@ -93,14 +151,60 @@ func (l *loop) run(readCtx, workCtx context.Context, first []queue.Message) {
 			sleep(readCtx, l.e.cfg.BackoffBase)
 			continue
 		}
-		l.handle(workCtx, msgs)
+		l.handle(workCtx, msgs, false)
 	}
-	// Drain: send what is batched, wait for every request and retry, then
-	// for the recorder's last writes.
+	// Drain: send what waits in the merge window (its other copy, if it
+	// comes later, is only recorded) and what is batched, wait for every
+	// request and retry, then for the recorder's last writes.
+	l.release(workCtx, true)
 	l.flush(workCtx, true)
 	l.senders.Wait()
 	close(l.rec)
 	<-recDone
+}
+
+// maxReclaimRounds bounds the Reclaim calls of one reclaim pass.
+const maxReclaimRounds = 10
+
+// reclaim claims the entries of this platform's group that a stopped
+// consumer left pending longer than ClaimMinIdle and handles them like new
+// ones (without a merge window: they have waited long enough).
+func (l *loop) reclaim(readCtx, workCtx context.Context) {
+	for range maxReclaimRounds {
+		msgs, err := l.e.d.Queue.Reclaim(readCtx, l.group, l.e.d.Consumer, l.e.cfg.ClaimMinIdle, l.e.cfg.ReadBatch)
+		if err != nil {
+			if readCtx.Err() == nil {
+				l.e.log.Warn("cannot reclaim pending entries", "group", l.group, "err", err)
+			}
+			return
+		}
+		if n := l.handle(workCtx, msgs, true); n > 0 {
+			l.m.reclaims.Add(float64(n))
+			l.e.log.Info("reclaimed entries of a stopped consumer", "group", l.group, "entries", n)
+		}
+		if len(msgs) < l.e.cfg.ReadBatch {
+			return
+		}
+	}
+}
+
+// hold marks id as read by this loop; false if it already was.
+func (l *loop) hold(id string) bool {
+	l.heldMu.Lock()
+	defer l.heldMu.Unlock()
+	if _, ok := l.held[id]; ok {
+		return false
+	}
+	l.held[id] = struct{}{}
+	return true
+}
+
+func (l *loop) unhold(ids []string) {
+	l.heldMu.Lock()
+	defer l.heldMu.Unlock()
+	for _, id := range ids {
+		delete(l.held, id)
+	}
 }
 
 func (l *loop) outcome(tenant, eventID, pixel, status string, attempts int, respID string, at time.Time) store.DeliveryOutcome {
@@ -110,24 +214,32 @@ func (l *loop) outcome(tenant, eventID, pixel, status string, attempts int, resp
 	}
 }
 
-// handle routes read messages: outcomes for what is settled at once, the
-// rest into per-pixel batches.
-func (l *loop) handle(workCtx context.Context, msgs []queue.Message) {
+// letter queues the message's dead letter for this group, once.
+func (l *loop) letter(r *record, ms *msgState, reason string) {
+	if ms.letter.CompareAndSwap(false, true) {
+		r.dead = append(r.dead, deadLetter{msg: ms.msg, reason: reason})
+	}
+}
+
+// handle routes read (or reclaimed) messages: conversions into the merge
+// window, merge entries into their waiting copy, outcomes for what is
+// settled at once, the rest into per-pixel batches. It returns how many it
+// took (those this loop already holds are skipped).
+func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed bool) (taken int) {
 	if len(msgs) == 0 {
-		return
+		return 0
 	}
 	now := l.e.now()
 	snap := l.e.pixels.Load()
 	settled := &l.settled
 	for i := range msgs {
-		m := &msgs[i]
-		pixels := snap.lookup(l.platform, m.TenantID)
+		m := msgs[i]
+		if !l.hold(m.ID) {
+			continue // reclaimed while this loop still has it
+		}
+		taken++
 		if m.Kind == queue.KindMerge {
-			// The merge window is the next increment: record only.
-			for _, p := range pixels {
-				settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
-			}
-			settled.acks = append(settled.acks, m.ID)
+			l.merge(m, snap, now)
 			continue
 		}
 		ev, err := platforms.DecodeEvent(m.Payload)
@@ -137,33 +249,121 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message) {
 		if err != nil {
 			l.e.log.Warn("undeliverable queue entry", "group", l.group, "id", m.ID, "tenant", m.TenantID, "err", err)
 			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, "", StatusFailed, 0, "", now))
+			l.letter(settled, &msgState{msg: m}, "undecodable queue entry")
 			settled.acks = append(settled.acks, m.ID)
 			continue
 		}
-		var ok []*platforms.Pixel
-		for _, p := range pixels {
-			switch err := l.dest.Check(p, &ev, now); {
-			case err == nil:
-				ok = append(ok, p)
-			case errors.Is(err, platforms.ErrSkip):
-				settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusSkipped, 0, "", now))
-			default:
-				l.e.log.Debug("event refused for pixel", "platform", l.platform, "pixel", p.UUID, "err", err)
-				settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusFailed, 0, "", now))
-			}
-		}
-		if len(ok) == 0 {
-			settled.acks = append(settled.acks, m.ID)
+		ms := &msgState{msg: m}
+		if !reclaimed && ev.Class == platforms.ClassConversion && l.e.cfg.MergeWindow > 0 && l.wait(ms, &ev) {
 			continue
 		}
-		ms := &msgState{id: m.ID}
-		ms.remaining.Store(int32(len(ok)))
-		evp := &ev
-		for _, p := range ok {
-			l.add(workCtx, p, item{msg: ms, ev: evp})
-		}
+		l.route(workCtx, ms, &ev, snap, now)
 	}
 	l.emitSettled(workCtx)
+	return taken
+}
+
+// wait puts a conversion in the merge window; false when it must be sent
+// now (window full, or another copy of it already waits as an event).
+func (l *loop) wait(ms *msgState, ev *platforms.Event) bool {
+	key := waitKey{ms.msg.TenantID, ms.msg.EventID, ms.msg.EventName}
+	if _, dup := l.waiting[key]; dup {
+		return false // e.g. a replay while the first copy waits: sent on its own
+	}
+	if l.e.waiting.Add(1) > int64(l.e.cfg.MergeMaxWaiting) {
+		l.e.waiting.Add(-1)
+		l.m.overflow.Inc()
+		return false
+	}
+	l.e.metrics.waiting.Inc()
+	w := &waiter{key: key, ms: ms, ev: ev, until: time.Now().Add(l.e.cfg.MergeWindow)}
+	l.waiting[key] = w
+	l.waitQ = append(l.waitQ, w)
+	return true
+}
+
+// merge folds a merge entry into its waiting conversion (acknowledged with
+// it); when none waits — already sent, or read by another consumer — the
+// entry is only recorded ("merged") and acknowledged.
+func (l *loop) merge(m queue.Message, snap *snapshot, now time.Time) {
+	if w, ok := l.waiting[waitKey{m.TenantID, m.EventID, m.EventName}]; ok {
+		cp, err := platforms.DecodeEvent(m.Payload)
+		if err == nil && cp.TenantID == m.TenantID && cp.EventID == m.EventID {
+			mergeInto(w.ev, &cp)
+		} else {
+			l.e.log.Warn("merge entry not folded: undecodable", "group", l.group, "id", m.ID, "tenant", m.TenantID)
+		}
+		w.ms.merges = append(w.ms.merges, m)
+		return
+	}
+	for _, p := range snap.lookup(l.platform, m.TenantID) {
+		l.settled.outs = append(l.settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
+	}
+	l.settled.acks = append(l.settled.acks, m.ID)
+}
+
+// release routes the conversions whose merge window is over (all with
+// force).
+func (l *loop) release(workCtx context.Context, force bool) {
+	now := time.Now()
+	n := 0
+	var snap *snapshot
+	var at time.Time
+	for n < len(l.waitQ) && (force || !now.Before(l.waitQ[n].until)) {
+		w := l.waitQ[n]
+		l.waitQ[n] = nil
+		n++
+		delete(l.waiting, w.key)
+		l.e.waiting.Add(-1)
+		l.e.metrics.waiting.Dec()
+		if snap == nil {
+			snap, at = l.e.pixels.Load(), l.e.now()
+		}
+		l.route(workCtx, w.ms, w.ev, snap, at)
+	}
+	if n == 0 {
+		return
+	}
+	l.waitQ = l.waitQ[n:]
+	if len(l.waitQ) == 0 {
+		l.waitQ = nil
+	}
+	l.emitSettled(workCtx)
+}
+
+// route checks the event for each of its tenant's pixels of the platform
+// and adds it to their batches; what is settled without a request (merge
+// entries folded in, skipped, refused by Check) goes to l.settled.
+func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event, snap *snapshot, now time.Time) {
+	settled := &l.settled
+	m := &ms.msg
+	pixels := snap.lookup(l.platform, m.TenantID)
+	for range ms.merges {
+		for _, p := range pixels {
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
+		}
+	}
+	var ok []*platforms.Pixel
+	for _, p := range pixels {
+		switch err := l.dest.Check(p, ev, now); {
+		case err == nil:
+			ok = append(ok, p)
+		case errors.Is(err, platforms.ErrSkip):
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusSkipped, 0, "", now))
+		default:
+			l.e.log.Debug("event refused for pixel", "platform", l.platform, "pixel", p.UUID, "err", err)
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusFailed, 0, "", now))
+			l.letter(settled, ms, "failed: invalid for pixel "+p.UUID)
+		}
+	}
+	if len(ok) == 0 {
+		settled.acks = append(settled.acks, ms.ackIDs()...)
+		return
+	}
+	ms.remaining.Store(int32(len(ok)))
+	for _, p := range ok {
+		l.add(workCtx, p, item{msg: ms, ev: ev})
+	}
 }
 
 func (l *loop) emitSettled(workCtx context.Context) {
@@ -187,6 +387,9 @@ func (l *loop) add(workCtx context.Context, p *platforms.Pixel, it item) {
 
 func (l *loop) nextDeadline() (time.Time, bool) {
 	var d time.Time
+	if len(l.waitQ) > 0 {
+		d = l.waitQ[0].until
+	}
 	for _, b := range l.pending {
 		if d.IsZero() || b.deadline.Before(d) {
 			d = b.deadline
@@ -318,10 +521,12 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 			case failed:
 				status = StatusFailed
 				nFailed++
+				l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
 			case retry:
 				if attempt >= l.e.cfg.Attempts {
 					status = StatusDead
 					nDead++
+					l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
 				} else {
 					status = StatusRetrying
 					again = append(again, it)
@@ -342,7 +547,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 		var acks record
 		for i, it := range items {
 			if (vs[i] != retry || attempt >= l.e.cfg.Attempts) && it.msg.remaining.Add(-1) == 0 {
-				acks.acks = append(acks.acks, it.msg.id)
+				acks.acks = append(acks.acks, it.msg.ackIDs()...)
 			}
 		}
 		if !l.emit(workCtx, acks) || len(again) == 0 {
@@ -360,6 +565,22 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 		}
 		items = again
 	}
+}
+
+// letterReason is a dead letter's reason: short, no secrets (no error
+// text, which may quote the platform's answer).
+func letterReason(status string, attempts int, err error, httpStatus int, auth bool, pixel string) string {
+	answer := "no answer"
+	if httpStatus != 0 {
+		answer = "HTTP " + strconv.Itoa(httpStatus)
+	}
+	switch {
+	case status == StatusDead:
+		return fmt.Sprintf("dead after %d attempts (last: %s, %s) for pixel %s", attempts, result(err), answer, pixel)
+	case auth:
+		return fmt.Sprintf("failed: credentials refused (%s) for pixel %s", answer, pixel)
+	}
+	return fmt.Sprintf("failed: %s (%s) for pixel %s", result(err), answer, pixel)
 }
 
 // emit hands r to the recorder; false when stopping past the deadline.
@@ -394,6 +615,7 @@ func (l *loop) recordLoop(workCtx context.Context) {
 				}
 				r.resps = append(r.resps, more.resps...)
 				r.outs = append(r.outs, more.outs...)
+				r.dead = append(r.dead, more.dead...)
 				r.acks = append(r.acks, more.acks...)
 			default:
 				open = false
@@ -403,8 +625,9 @@ func (l *loop) recordLoop(workCtx context.Context) {
 	}
 }
 
-// write appends answers then outcomes, then acknowledges, each retried
-// with backoff until it succeeds or the engine is cut short.
+// write appends answers then outcomes, then stores dead letters, then
+// acknowledges, each retried with backoff until it succeeds or the engine
+// is cut short.
 func (l *loop) write(ctx context.Context, r *record) {
 	steps := []struct {
 		what string
@@ -426,11 +649,32 @@ func (l *loop) write(ctx context.Context, r *record) {
 			}
 			return l.e.d.Audit.AppendOutcomes(ctx, r.outs)
 		}},
+		{"dead letters", func() error {
+			for len(r.dead) > 0 {
+				d := r.dead[0]
+				err := l.e.d.Queue.DeadLetter(ctx, l.group, d.msg, d.reason)
+				if errors.Is(err, queue.ErrInvalidDeadLetter) {
+					l.e.log.Warn("dead letter refused", "group", l.group, "id", d.msg.ID, "err", err)
+					err = nil
+				} else if err == nil {
+					l.m.dead.Inc()
+				}
+				if err != nil {
+					return err
+				}
+				r.dead = r.dead[1:] // a retry resumes after the stored ones
+			}
+			return nil
+		}},
 		{"acks", func() error {
 			if len(r.acks) == 0 {
 				return nil
 			}
-			return l.e.d.Queue.Ack(ctx, l.group, r.acks...)
+			if err := l.e.d.Queue.Ack(ctx, l.group, r.acks...); err != nil {
+				return err
+			}
+			l.unhold(r.acks)
+			return nil
 		}},
 	}
 	for _, s := range steps {

@@ -13,6 +13,10 @@ type metrics struct {
 	outcomes *prometheus.CounterVec   // platform, outcome
 	retries  *prometheus.CounterVec   // platform
 	requests *prometheus.HistogramVec // platform, result
+	waiting  prometheus.Gauge         // conversions in the merge window
+	overflow *prometheus.CounterVec   // platform
+	dead     *prometheus.CounterVec   // platform
+	reclaims *prometheus.CounterVec   // group
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,12 +34,28 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Platform requests by platform and result (ok, partial, retryable, permanent), with their latency.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"platform", "result"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pixelgw_merge_window_waiting",
+			Help: "Conversions waiting in the merge window for their other copy, all platforms together.",
+		}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pixelgw_merge_window_overflow_total",
+			Help: "Conversions sent without waiting because merge_max_waiting were already waiting, by platform.",
+		}, []string{"platform"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pixelgw_dead_letters_total",
+			Help: "Queue entries put on the dead-letter list (dead or failed for a pixel), by platform.",
+		}, []string{"platform"}),
+		reclaims: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pixelgw_queue_reclaimed_total",
+			Help: "Queue entries claimed from consumers that stopped without acknowledging them, by consumer group.",
+		}, []string{"group"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.outcomes, m.retries, m.requests} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.retries, m.requests, m.waiting, m.overflow, m.dead, m.reclaims} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
@@ -43,16 +63,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // platformMetrics are the metrics of one platform, labels bound.
 type platformMetrics struct {
-	outcome map[string]prometheus.Counter
-	retries prometheus.Counter
-	request map[string]prometheus.Observer
+	outcome  map[string]prometheus.Counter
+	retries  prometheus.Counter
+	request  map[string]prometheus.Observer
+	overflow prometheus.Counter
+	dead     prometheus.Counter
+	reclaims prometheus.Counter
 }
 
 func (m *metrics) forPlatform(platform string) *platformMetrics {
 	pm := &platformMetrics{
-		outcome: map[string]prometheus.Counter{},
-		retries: m.retries.WithLabelValues(platform),
-		request: map[string]prometheus.Observer{},
+		outcome:  map[string]prometheus.Counter{},
+		retries:  m.retries.WithLabelValues(platform),
+		request:  map[string]prometheus.Observer{},
+		overflow: m.overflow.WithLabelValues(platform),
+		dead:     m.dead.WithLabelValues(platform),
+		reclaims: m.reclaims.WithLabelValues(Group(platform)),
 	}
 	for _, s := range []string{StatusDelivered, StatusRetrying, StatusFailed, StatusDead, StatusSkipped, StatusMerged} {
 		pm.outcome[s] = m.outcomes.WithLabelValues(platform, s)

@@ -275,6 +275,31 @@ func (b *Batcher) Read(ctx context.Context, group, consumer string, n int, block
 	return b.q.Read(ctx, group, consumer, n, block)
 }
 
+// Reclaim implements Queue.
+func (b *Batcher) Reclaim(ctx context.Context, group, consumer string, minIdle time.Duration, n int) ([]Message, error) {
+	return b.q.Reclaim(ctx, group, consumer, minIdle, n)
+}
+
+// DeadLetter implements Queue.
+func (b *Batcher) DeadLetter(ctx context.Context, group string, m Message, reason string) error {
+	return b.q.DeadLetter(ctx, group, m, reason)
+}
+
+// DeadLetters implements Queue.
+func (b *Batcher) DeadLetters(ctx context.Context, tenantID string, limit int) ([]DeadLetter, error) {
+	return b.q.DeadLetters(ctx, tenantID, limit)
+}
+
+// DeadLettersDropped implements Queue.
+func (b *Batcher) DeadLettersDropped(ctx context.Context, tenantID string) (int64, error) {
+	return b.q.DeadLettersDropped(ctx, tenantID)
+}
+
+// Replay implements Queue.
+func (b *Batcher) Replay(ctx context.Context, tenantID string, ids []string) (int, error) {
+	return b.q.Replay(ctx, tenantID, ids)
+}
+
 // Ack implements Queue.
 func (b *Batcher) Ack(ctx context.Context, group string, ids ...string) error {
 	return b.q.Ack(ctx, group, ids...)

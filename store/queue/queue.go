@@ -4,6 +4,14 @@
 // dedup ledger and appends it to the durable queue — so a failed enqueue never
 // leaves a dedup mark that would swallow the loader's retry.
 //
+// The consumer side: one consumer group per platform reads the stream (Read)
+// and acknowledges (Ack); Reclaim takes over the entries of a consumer that
+// died (pending longer than a minimum idle time). What a group gives up on
+// goes to the tenant's bounded dead-letter set (DeadLetter), which the admin
+// API lists (DeadLetters) and replays (Replay): a replayed entry is queued
+// again for that group only (Message.Group), so no other platform receives
+// it twice.
+//
 // The package imports only the standard library. Implementations are sibling
 // packages: queueredis (Redis Streams and one Lua script per batch, scaled mode)
 // and queuesqlite (one SQLite transaction per batch, embedded mode). Both pass
@@ -16,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors callers match with errors.Is.
@@ -25,10 +34,21 @@ var (
 	ErrInvalidEntry = errors.New("invalid queue entry")
 	// ErrClosed: the queue (or its batcher) is stopped or closed.
 	ErrClosed = errors.New("queue is closed")
+	// ErrInvalidDeadLetter: DeadLetter got a message without a tenant,
+	// event id, name or valid kind, or an empty group. Nothing was stored.
+	ErrInvalidDeadLetter = errors.New("invalid dead letter")
 )
 
 // DefaultMaxKeysPerTenant is the default cap on a tenant's live dedup keys.
 const DefaultMaxKeysPerTenant = 1_000_000
+
+// DefaultDeadLetterCap is the default number of dead letters kept per
+// tenant; beyond it the oldest are dropped (and counted).
+const DefaultDeadLetterCap = 10_000
+
+// MaxReasonLen bounds a dead letter's reason, in bytes; longer reasons are
+// cut (at a UTF-8 boundary).
+const MaxReasonLen = 256
 
 // Kind says what a queued Message is.
 type Kind uint8
@@ -53,6 +73,20 @@ func (k Kind) String() string {
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
+
+// ParseKind is the inverse of Kind.String for the valid kinds.
+func ParseKind(s string) (Kind, bool) {
+	switch s {
+	case "event":
+		return KindEvent, true
+	case "merge":
+		return KindMerge, true
+	}
+	return 0, false
+}
+
+// Valid reports whether k is KindEvent or KindMerge.
+func (k Kind) Valid() bool { return k == KindEvent || k == KindMerge }
 
 // Entry is one event offered to Admit.
 type Entry struct {
@@ -146,6 +180,56 @@ type Message struct {
 	EventID   string
 	EventName string
 	Payload   []byte
+	// Group, when set, is the only consumer group the entry is for (a
+	// replayed dead letter); Read and Reclaim of every other group
+	// acknowledge it without returning it. Empty: every group.
+	Group string
+}
+
+// DeadLetter is a message that one consumer group gave up on (retries
+// exhausted or a permanent failure), kept for an operator to list and
+// replay.
+type DeadLetter struct {
+	ID        string // opaque, unique within one queue; pass it to Replay
+	Group     string // the consumer group (platform) that gave up
+	Kind      string // "event" or "merge"
+	TenantID  string
+	EventID   string
+	EventName string
+	Reason    string // short, no secrets; at most MaxReasonLen bytes
+	At        time.Time
+	Payload   []byte
+}
+
+// ValidateDeadLetter checks DeadLetter's arguments: a group and a message
+// with a tenant, event id, name and valid kind.
+func ValidateDeadLetter(group string, m *Message) error {
+	switch {
+	case group == "":
+		return fmt.Errorf("%w: empty group", ErrInvalidDeadLetter)
+	case m.TenantID == "":
+		return fmt.Errorf("%w: empty tenant id", ErrInvalidDeadLetter)
+	case m.EventID == "":
+		return fmt.Errorf("%w: empty event id", ErrInvalidDeadLetter)
+	case m.EventName == "":
+		return fmt.Errorf("%w: empty event name", ErrInvalidDeadLetter)
+	case !m.Kind.Valid():
+		return fmt.Errorf("%w: %s", ErrInvalidDeadLetter, m.Kind)
+	}
+	return nil
+}
+
+// TruncateReason cuts reason to at most MaxReasonLen bytes without
+// splitting a UTF-8 sequence.
+func TruncateReason(reason string) string {
+	if len(reason) <= MaxReasonLen {
+		return reason
+	}
+	cut := MaxReasonLen
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
 }
 
 // Queue is the hand-off seam. Implementations are safe for concurrent use.
@@ -172,8 +256,35 @@ type Queue interface {
 	// create every group before relying on it (the delivery engine creates
 	// its groups at start).
 	Read(ctx context.Context, group, consumer string, n int, block time.Duration) ([]Message, error)
+	// Read and Reclaim never return an entry targeted at another group
+	// (Message.Group): they acknowledge it for this group and go on.
+	//
+	// Reclaim claims for `consumer` up to n entries of `group` that have
+	// been pending (read, not acknowledged) under any consumer for at least
+	// minIdle — the entries of a consumer that died — and returns them,
+	// oldest first. A reclaimed entry is pending again under `consumer`,
+	// idle from now. Entries deleted meanwhile are dropped from the pending
+	// list and skipped. An unknown group has nothing pending.
+	Reclaim(ctx context.Context, group, consumer string, minIdle time.Duration, n int) ([]Message, error)
 	// Ack acknowledges messages of group. Unknown ids are ignored.
 	Ack(ctx context.Context, group string, ids ...string) error
+	// DeadLetter stores a copy of m (tenant, event id, name, kind, payload)
+	// with the group that gave up on it and a short reason (cut to
+	// MaxReasonLen) in m's tenant's dead-letter set. The set is bounded
+	// (Options.DeadLetterCap): the oldest letters are dropped and counted
+	// (DeadLettersDropped). It does not acknowledge m.
+	DeadLetter(ctx context.Context, group string, m Message, reason string) error
+	// DeadLetters lists up to limit of the tenant's dead letters, newest
+	// first (limit <= 0: none).
+	DeadLetters(ctx context.Context, tenantID string, limit int) ([]DeadLetter, error)
+	// DeadLettersDropped is how many of the tenant's dead letters the cap
+	// has dropped, ever.
+	DeadLettersDropped(ctx context.Context, tenantID string) (int64, error)
+	// Replay re-enqueues the tenant's dead letters with these ids, each
+	// for its own group only (Message.Group), removes them from the set
+	// and returns how many it replayed. Unknown ids, ids of another
+	// tenant's letters and repeated ids are ignored.
+	Replay(ctx context.Context, tenantID string, ids []string) (int, error)
 	// Lag is the number of entries not yet acknowledged by the slowest
 	// group (undelivered plus pending); 0 with no groups.
 	Lag(ctx context.Context) (int64, error)
@@ -187,12 +298,18 @@ type Options struct {
 	// over the cap answers OverCap for that tenant only (never evicts other
 	// keys). Zero means DefaultMaxKeysPerTenant.
 	MaxKeysPerTenant int64
+	// DeadLetterCap caps a tenant's dead letters; storing one more drops
+	// the tenant's oldest. Zero means DefaultDeadLetterCap.
+	DeadLetterCap int64
 }
 
 // WithDefaults fills zero fields with defaults.
 func (o Options) WithDefaults() Options {
 	if o.MaxKeysPerTenant <= 0 {
 		o.MaxKeysPerTenant = DefaultMaxKeysPerTenant
+	}
+	if o.DeadLetterCap <= 0 {
+		o.DeadLetterCap = DefaultDeadLetterCap
 	}
 	return o
 }

@@ -1,8 +1,10 @@
 package queue_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -77,4 +79,65 @@ func TestOptionsDefaults(t *testing.T) {
 	t.Parallel()
 	require.EqualValues(t, queue.DefaultMaxKeysPerTenant, queue.Options{}.WithDefaults().MaxKeysPerTenant)
 	require.EqualValues(t, 7, queue.Options{MaxKeysPerTenant: 7}.WithDefaults().MaxKeysPerTenant)
+	require.EqualValues(t, queue.DefaultDeadLetterCap, queue.Options{}.WithDefaults().DeadLetterCap)
+	require.EqualValues(t, 3, queue.Options{DeadLetterCap: 3}.WithDefaults().DeadLetterCap)
+}
+
+func TestParseKind(t *testing.T) {
+	t.Parallel()
+	for _, k := range []queue.Kind{queue.KindEvent, queue.KindMerge} {
+		got, ok := queue.ParseKind(k.String())
+		require.True(t, ok)
+		require.Equal(t, k, got)
+		require.True(t, k.Valid())
+	}
+	for _, s := range []string{"", "Event", "kind(0)", "x"} {
+		_, ok := queue.ParseKind(s)
+		require.False(t, ok, s)
+	}
+	require.False(t, queue.Kind(0).Valid())
+	require.False(t, queue.Kind(3).Valid())
+}
+
+func TestTruncateReason(t *testing.T) {
+	t.Parallel()
+	limit := queue.MaxReasonLen
+	tests := []struct {
+		name, in string
+		wantLen  int
+	}{
+		{"short", "retries exhausted", len("retries exhausted")},
+		{"empty", "", 0},
+		{"exactly max", strings.Repeat("a", limit), limit},
+		{"ascii over", strings.Repeat("a", limit+10), limit},
+		{"rune across the cut", strings.Repeat("a", limit-1) + "é", limit - 1},
+		{"3-byte rune across the cut", strings.Repeat("a", limit-2) + "€", limit - 2},
+		{"rune ending at the cut", strings.Repeat("a", limit-2) + "éz", limit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := queue.TruncateReason(tc.in)
+			require.Len(t, got, tc.wantLen)
+			require.True(t, utf8.ValidString(got))
+			require.True(t, strings.HasPrefix(tc.in, got))
+		})
+	}
+}
+
+func TestValidateDeadLetter(t *testing.T) {
+	t.Parallel()
+	ok := queue.Message{Kind: queue.KindMerge, TenantID: "t", EventID: "e", EventName: "lead"}
+	require.NoError(t, queue.ValidateDeadLetter("meta", &ok))
+	require.ErrorIs(t, queue.ValidateDeadLetter("", &ok), queue.ErrInvalidDeadLetter)
+	for name, edit := range map[string]func(m *queue.Message){
+		"tenant": func(m *queue.Message) { m.TenantID = "" },
+		"id":     func(m *queue.Message) { m.EventID = "" },
+		"name":   func(m *queue.Message) { m.EventName = "" },
+		"kind":   func(m *queue.Message) { m.Kind = 0 },
+	} {
+		m := ok
+		edit(&m)
+		require.ErrorIs(t, queue.ValidateDeadLetter("meta", &m), queue.ErrInvalidDeadLetter, name)
+	}
 }

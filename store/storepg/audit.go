@@ -16,7 +16,7 @@ import (
 // are one COPY per batch.
 
 var eventCopyColumns = []string{
-	"tenant_id", "event_id", "event_name", "event_source", "user_data_key_id", "user_data", "custom_data",
+	"tenant_id", "event_id", "event_name", "event_source", "visitor_id", "user_data_key_id", "user_data", "custom_data",
 	"event_source_url", "client_ip", "client_user_agent", "fbc", "fbp", "gclid", "created_at",
 }
 
@@ -59,7 +59,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 			at = e.CreatedAt.UTC()
 		}
 		rows[i] = []any{
-			tid, e.EventID, e.EventName, e.EventSource, e.UserData.KeyID, nullBytes(e.UserData.Ciphertext),
+			tid, e.EventID, e.EventName, e.EventSource, e.VisitorID, e.UserData.KeyID, nullBytes(e.UserData.Ciphertext),
 			nullBytes(e.CustomData), e.EventSourceURL, nullText(e.ClientIP), e.ClientUserAgent,
 			e.FBC, e.FBP, e.GCLID, at,
 		}
@@ -143,7 +143,7 @@ func (s *Store) AppendResponses(ctx context.Context, rs []store.PlatformResponse
 	return nil
 }
 
-const eventColumns = `tenant_id, event_id, event_name, event_source, user_data_key_id, user_data, custom_data,
+const eventColumns = `tenant_id, event_id, event_name, event_source, visitor_id, user_data_key_id, user_data, custom_data,
 	event_source_url, coalesce(client_ip, ''), client_user_agent, fbc, fbp, gclid, created_at`
 
 func scanEvent(row pgx.Row) (store.AuditEvent, error) {
@@ -151,7 +151,7 @@ func scanEvent(row pgx.Row) (store.AuditEvent, error) {
 		e   store.AuditEvent
 		tid pgtype.UUID
 	)
-	err := row.Scan(&tid, &e.EventID, &e.EventName, &e.EventSource, &e.UserData.KeyID, &e.UserData.Ciphertext,
+	err := row.Scan(&tid, &e.EventID, &e.EventName, &e.EventSource, &e.VisitorID, &e.UserData.KeyID, &e.UserData.Ciphertext,
 		&e.CustomData, &e.EventSourceURL, &e.ClientIP, &e.ClientUserAgent, &e.FBC, &e.FBP, &e.GCLID, &e.CreatedAt)
 	if err != nil {
 		return store.AuditEvent{}, err

@@ -108,3 +108,35 @@ func (s *Store) PurgeConsentIPs(ctx context.Context, before time.Time) (int64, e
 	}
 	return tag.RowsAffected(), nil
 }
+
+// EraseVisitor deletes the IPs of the visitor's consent records and clears
+// the personal data of the visitor's audit events, in one transaction.
+func (s *Store) EraseVisitor(ctx context.Context, tenantID, visitorID string) (store.Erasure, error) {
+	var out store.Erasure
+	tid, ok := parseID(tenantID)
+	if !ok || visitorID == "" {
+		return out, nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM consent_ip WHERE record_id IN
+			(SELECT id FROM consent_record WHERE tenant_id = $1 AND visitor_id = $2)`, tid, visitorID)
+		if err != nil {
+			return err
+		}
+		out.ConsentIPs = tag.RowsAffected()
+		tag, err = tx.Exec(ctx, `UPDATE tracking_event SET user_data = NULL, user_data_key_id = '',
+			client_ip = NULL, client_user_agent = '', fbc = '', fbp = '', gclid = ''
+			WHERE tenant_id = $1 AND visitor_id = $2
+			AND (user_data IS NOT NULL OR client_ip IS NOT NULL OR client_user_agent <> '' OR fbc <> '' OR fbp <> '' OR gclid <> '')`,
+			tid, visitorID)
+		if err != nil {
+			return err
+		}
+		out.Events = tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return store.Erasure{}, wrap("erase visitor", err)
+	}
+	return out, nil
+}

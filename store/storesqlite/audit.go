@@ -37,9 +37,9 @@ func appendBatch[T any](ctx context.Context, s *Store, q string, items []T, args
 // AppendEvents appends a batch of audit events in one transaction.
 func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error {
 	now := s.stamp(time.Time{})
-	err := appendBatch(ctx, s, `INSERT INTO tracking_event (tenant_id, event_id, event_name, event_source,
+	err := appendBatch(ctx, s, `INSERT INTO tracking_event (tenant_id, event_id, event_name, event_source, visitor_id,
 		user_data_key_id, user_data, custom_data, event_source_url, client_ip, client_user_agent, fbc, fbp, gclid, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, evs, func(e store.AuditEvent) []any {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, evs, func(e store.AuditEvent) []any {
 		udKeyID, ud := sealedArgs(e.UserData)
 		var custom sql.NullString
 		if len(e.CustomData) > 0 {
@@ -49,7 +49,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 		if !e.CreatedAt.IsZero() {
 			at = s.stamp(e.CreatedAt)
 		}
-		return []any{e.TenantID, e.EventID, e.EventName, e.EventSource, udKeyID, ud, custom, e.EventSourceURL,
+		return []any{e.TenantID, e.EventID, e.EventName, e.EventSource, e.VisitorID, udKeyID, ud, custom, e.EventSourceURL,
 			e.ClientIP, e.ClientUserAgent, e.FBC, e.FBP, e.GCLID, toMicros(at)}
 	})
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) RecentEvents(ctx context.Context, tenantID string, limit int) ([
 }
 
 func (s *Store) recentEvents(ctx context.Context, tenantID string, limit int) ([]store.RecentEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant_id, event_id, event_name, event_source, user_data_key_id,
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant_id, event_id, event_name, event_source, visitor_id, user_data_key_id,
 		user_data, custom_data, event_source_url, client_ip, client_user_agent, fbc, fbp, gclid, created_at
 		FROM tracking_event WHERE tenant_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?`, tenantID, limit)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Store) recentEvents(ctx context.Context, tenantID string, limit int) ([
 			custom  sql.NullString
 			created int64
 		)
-		err := rows.Scan(&e.TenantID, &e.EventID, &e.EventName, &e.EventSource, &udKeyID, &ud, &custom,
+		err := rows.Scan(&e.TenantID, &e.EventID, &e.EventName, &e.EventSource, &e.VisitorID, &udKeyID, &ud, &custom,
 			&e.EventSourceURL, &e.ClientIP, &e.ClientUserAgent, &e.FBC, &e.FBP, &e.GCLID, &created)
 		if err != nil {
 			return nil, err

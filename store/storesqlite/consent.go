@@ -96,3 +96,36 @@ func (s *Store) PurgeConsentIPs(ctx context.Context, before time.Time) (int64, e
 	}
 	return n, nil
 }
+
+// EraseVisitor deletes the IPs of the visitor's consent records and clears
+// the personal data of the visitor's audit events, in one transaction.
+func (s *Store) EraseVisitor(ctx context.Context, tenantID, visitorID string) (store.Erasure, error) {
+	var out store.Erasure
+	if visitorID == "" {
+		return out, nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM consent_ip WHERE record_id IN
+			(SELECT id FROM consent_record WHERE tenant_id = ? AND visitor_id = ?)`, tenantID, visitorID)
+		if err != nil {
+			return err
+		}
+		if out.ConsentIPs, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE tracking_event SET user_data = NULL, user_data_key_id = '',
+			client_ip = '', client_user_agent = '', fbc = '', fbp = '', gclid = ''
+			WHERE tenant_id = ? AND visitor_id = ?
+			AND (user_data IS NOT NULL OR client_ip <> '' OR client_user_agent <> '' OR fbc <> '' OR fbp <> '' OR gclid <> '')`,
+			tenantID, visitorID)
+		if err != nil {
+			return err
+		}
+		out.Events, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return store.Erasure{}, fmt.Errorf("cannot erase visitor: %w", err)
+	}
+	return out, nil
+}

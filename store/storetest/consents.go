@@ -33,6 +33,62 @@ func requireSameConsent(t *testing.T, want, got store.ConsentRecord, msgAndArgs 
 
 func exerciseConsents(t *testing.T, open func(t *testing.T) Store) {
 	subtests(t, open, map[string]func(t *testing.T, s Store){
+		"EraseVisitor": func(t *testing.T, s Store) {
+			a, b := NewTenant(t, s), NewTenant(t, s)
+			now := time.Now().UTC()
+			v, w := uuid.NewString(), uuid.NewString()
+			for _, r := range []store.ConsentRecord{
+				sampleConsent(a.ID, v, now.Add(-time.Hour)), sampleConsent(a.ID, v, now),
+				sampleConsent(a.ID, w, now), sampleConsent(b.ID, v, now),
+			} {
+				_, err := s.AppendConsent(ctx(t), r, "198.51.100.4")
+				require.NoError(t, err)
+			}
+			ev := func(tenant, visitor string) store.AuditEvent {
+				return store.AuditEvent{
+					TenantID: tenant, EventID: uuid.NewString(), EventName: "purchase", EventSource: store.SourceClient,
+					VisitorID: visitor, UserData: store.Sealed{KeyID: "k1", Ciphertext: []byte("sealed")},
+					ClientIP: "203.0.113.7", ClientUserAgent: "UA", FBC: "fb.1.1.x", FBP: "fb.1.1.2", GCLID: "G", CreatedAt: now,
+				}
+			}
+			require.NoError(t, s.AppendEvents(ctx(t), []store.AuditEvent{ev(a.ID, v), ev(a.ID, v), ev(a.ID, w), ev(b.ID, v)}))
+
+			got, err := s.EraseVisitor(ctx(t), a.ID, v)
+			require.NoError(t, err)
+			require.Equal(t, store.Erasure{ConsentIPs: 2, Events: 2}, got)
+			again, err := s.EraseVisitor(ctx(t), a.ID, v)
+			require.NoError(t, err)
+			require.Equal(t, store.Erasure{}, again, "idempotent")
+
+			// The decisions stay (proof); only w's and b's IPs remain.
+			hist, err := s.ConsentHistory(ctx(t), a.ID, v)
+			require.NoError(t, err)
+			require.Len(t, hist, 2)
+			left, err := s.PurgeConsentIPs(ctx(t), now.Add(time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, int64(2), left, "other visitors' and other tenants' IPs untouched")
+
+			recent, err := s.RecentEvents(ctx(t), a.ID, 10)
+			require.NoError(t, err)
+			require.Len(t, recent, 3)
+			for _, r := range recent {
+				e := r.Event
+				if e.VisitorID == v {
+					require.Empty(t, e.ClientIP)
+					require.True(t, e.UserData.IsZero())
+					require.Empty(t, e.ClientUserAgent+e.FBC+e.FBP+e.GCLID)
+					require.Equal(t, "purchase", e.EventName, "aggregate facts kept")
+				} else {
+					require.Equal(t, w, e.VisitorID)
+					require.Equal(t, "203.0.113.7", e.ClientIP)
+				}
+			}
+			other, err := s.RecentEvents(ctx(t), b.ID, 10)
+			require.NoError(t, err)
+			require.Len(t, other, 1)
+			require.Equal(t, "203.0.113.7", other[0].Event.ClientIP, "another tenant's same visitor id untouched")
+			require.Equal(t, v, other[0].Event.VisitorID)
+		},
 		"HistoryAndLatest": func(t *testing.T, s Store) {
 			a := NewTenant(t, s)
 			now := time.Now().UTC()

@@ -9,6 +9,12 @@
 //	<p>:d:<16 raw bytes>       dedup mark: first 16 bytes of SHA-256(tenant\0name\0event_id), value 1, PX = window
 //	<p>:r:<tenant>:<visitor>   last server-side decision time (ms), PX = cookie lifetime
 //	<p>:c:<tenant>, <p>:z:<tenant>  live-key accounting for the cap (see below)
+//	<p>:dl:<tenant>            the tenant's dead letters: a stream with ids 0-<seq>, exactly capped (deadletter.go)
+//	<p>:dlx:<tenant>           how many of the tenant's dead letters the cap dropped
+//	<p>:dlseq                  the dead-letter id sequence (ids unique across tenants)
+//
+// A stream entry may carry a third field g: the one consumer group it is
+// for (a replayed dead letter); other groups acknowledge it unread.
 //
 // Memory: a dedup mark is a 22-byte key (with the default prefix) holding a
 // shared integer. Measured on Redis 7.0 (BenchmarkDedupKeyMemory, 100,000
@@ -63,6 +69,10 @@ var (
 	decisionLua string
 	//go:embed trim.lua
 	trimLua string
+	//go:embed deadletter.lua
+	deadLetterLua string
+	//go:embed replay.lua
+	replayLua string
 )
 
 // ErrWrongType: a key the queue owns holds another Redis type (someone wrote
@@ -111,6 +121,8 @@ type Queue struct {
 	admit    *redis.Script
 	decision *redis.Script
 	trim     *redis.Script
+	dead     *redis.Script
+	replay   *redis.Script
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -132,6 +144,8 @@ func New(rdb redis.UniversalClient, cfg Config, log *slog.Logger) *Queue {
 		admit:    redis.NewScript(admitLua),
 		decision: redis.NewScript(decisionLua),
 		trim:     redis.NewScript(trimLua),
+		dead:     redis.NewScript(deadLetterLua),
+		replay:   redis.NewScript(replayLua),
 	}
 }
 
@@ -200,7 +214,9 @@ func (q *Queue) SetDecision(ctx context.Context, tenantID, visitorID string, at 
 }
 
 // Read implements queue.Queue with XREADGROUP, creating the group (at the
-// stream's start) on first use.
+// stream's start) on first use. Entries targeted at another group are
+// acknowledged and skipped; when a read returns only such entries, Read
+// reads again (within block).
 func (q *Queue) Read(ctx context.Context, group, consumer string, n int, block time.Duration) ([]queue.Message, error) {
 	if n <= 0 {
 		return []queue.Message{}, nil
@@ -208,49 +224,125 @@ func (q *Queue) Read(ctx context.Context, group, consumer string, n int, block t
 	args := &redis.XReadGroupArgs{
 		Group: group, Consumer: consumer, Streams: []string{q.stream, ">"}, Count: int64(n), Block: -1,
 	}
+	var deadline time.Time
 	if block > 0 {
 		args.Block = max(block, time.Millisecond)
+		deadline = time.Now().Add(args.Block)
 	}
-	for attempt := 0; ; attempt++ {
+	created := false
+	for {
 		streams, err := q.rdb.XReadGroup(ctx, args).Result()
 		if errors.Is(err, redis.Nil) {
 			return []queue.Message{}, nil
 		}
-		if err != nil && attempt == 0 && strings.HasPrefix(err.Error(), "NOGROUP") {
+		if err != nil && !created && strings.HasPrefix(err.Error(), "NOGROUP") {
 			if cerr := q.rdb.XGroupCreateMkStream(ctx, q.stream, group, "0").Err(); cerr != nil &&
 				!strings.HasPrefix(cerr.Error(), "BUSYGROUP") {
 				return nil, fmt.Errorf("cannot create consumer group %q: %w", group, cerr)
 			}
+			created = true
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot read group %q: %w", group, err)
 		}
-		var out []queue.Message
+		var raw []redis.XMessage
 		for _, s := range streams {
-			for _, m := range s.Messages {
-				msg, err := toMessage(m)
-				if err != nil {
-					return nil, fmt.Errorf("cannot read group %q: %w", group, err)
-				}
-				out = append(out, msg)
+			raw = append(raw, s.Messages...)
+		}
+		out, skipped, err := q.keep(ctx, group, raw)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read group %q: %w", group, err)
+		}
+		if len(out) > 0 || skipped == 0 {
+			return out, nil
+		}
+		if block > 0 { // only other groups' entries: wait for the rest of block
+			left := time.Until(deadline)
+			if left <= 0 {
+				return out, nil
 			}
+			args.Block = max(left, time.Millisecond)
 		}
-		if out == nil {
-			out = []queue.Message{}
+	}
+}
+
+// keep converts raw entries read or claimed by group into messages,
+// acknowledging (and leaving out) the entries targeted at another group and
+// the ones deleted from the stream since (no fields). It returns the kept
+// messages (never nil) and how many it left out.
+func (q *Queue) keep(ctx context.Context, group string, raw []redis.XMessage) ([]queue.Message, int, error) {
+	out := make([]queue.Message, 0, len(raw))
+	var skip []string
+	for _, m := range raw {
+		if len(m.Values) == 0 {
+			skip = append(skip, m.ID)
+			continue
 		}
+		msg, err := toMessage(m)
+		if err != nil {
+			return nil, 0, err
+		}
+		if msg.Group != "" && msg.Group != group {
+			skip = append(skip, m.ID)
+			continue
+		}
+		out = append(out, msg)
+	}
+	if len(skip) > 0 {
+		if err := q.rdb.XAck(ctx, q.stream, group, skip...).Err(); err != nil {
+			return nil, 0, fmt.Errorf("cannot ack entries for other groups: %w", err)
+		}
+	}
+	return out, len(skip), nil
+}
+
+// Reclaim implements queue.Queue with an XAUTOCLAIM cursor loop over the
+// group's pending entries. Redis itself drops deleted entries from the
+// pending list (7.0+; on 6.2 they come back without fields and are
+// acknowledged here).
+func (q *Queue) Reclaim(ctx context.Context, group, consumer string, minIdle time.Duration, n int) ([]queue.Message, error) {
+	out := []queue.Message{}
+	if n <= 0 {
 		return out, nil
 	}
+	minIdle = max(minIdle, 0)
+	if minIdle > 0 && minIdle < time.Millisecond {
+		minIdle = time.Millisecond
+	}
+	start := "0-0"
+	for len(out) < n {
+		raw, next, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: q.stream, Group: group, Consumer: consumer, MinIdle: minIdle, Start: start, Count: int64(n - len(out)),
+		}).Result()
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				return out, nil
+			}
+			return nil, fmt.Errorf("cannot reclaim entries of group %q: %w", group, err)
+		}
+		msgs, _, err := q.keep(ctx, group, raw)
+		if err != nil {
+			return nil, fmt.Errorf("cannot reclaim entries of group %q: %w", group, err)
+		}
+		out = append(out, msgs...)
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	return out, nil
 }
 
 func toMessage(m redis.XMessage) (queue.Message, error) {
 	k, _ := m.Values["k"].(string)
 	v, _ := m.Values["v"].(string)
+	g, _ := m.Values["g"].(string)
 	kind, err := strconv.ParseUint(k, 10, 8)
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("entry %s: %w", m.ID, errBadRecord)
 	}
-	msg := queue.Message{ID: m.ID, Kind: queue.Kind(kind)}
+	msg := queue.Message{ID: m.ID, Kind: queue.Kind(kind), Group: g}
 	if err := parseRecord(v, &msg); err != nil {
 		return queue.Message{}, fmt.Errorf("entry %s: %w", m.ID, err)
 	}

@@ -135,3 +135,13 @@ func BenchmarkDedupKeyMemory(b *testing.B) {
 		b.ReportMetric(float64(len(keys[0])), "key_B")
 	}
 }
+
+func BenchmarkDeadLetter(b *testing.B) {
+	q, _ := newQueue(b, queuetest.Options())
+	queuetest.BenchDeadLetter(b, q)
+}
+
+func BenchmarkReclaim(b *testing.B) {
+	q, _ := newQueue(b, queuetest.Options())
+	queuetest.BenchReclaim(b, q)
+}

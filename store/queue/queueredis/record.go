@@ -19,11 +19,21 @@ func recordLen(e *queue.Entry) int {
 }
 
 func appendRecord(b []byte, e *queue.Entry) []byte {
-	for _, s := range [...]string{e.TenantID, e.EventID, e.EventName} {
+	return appendRecordParts(b, e.TenantID, e.EventID, e.EventName, e.Payload)
+}
+
+// messageRecord is the record of m (a dead letter's copy).
+func messageRecord(m *queue.Message) []byte {
+	b := make([]byte, 0, 3*binary.MaxVarintLen32+len(m.TenantID)+len(m.EventID)+len(m.EventName)+len(m.Payload))
+	return appendRecordParts(b, m.TenantID, m.EventID, m.EventName, m.Payload)
+}
+
+func appendRecordParts(b []byte, tenant, id, name string, payload []byte) []byte {
+	for _, s := range [...]string{tenant, id, name} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return append(b, e.Payload...)
+	return append(b, payload...)
 }
 
 func parseRecord(v string, m *queue.Message) error {

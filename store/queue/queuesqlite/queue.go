@@ -13,7 +13,13 @@
 // expired rows not yet purged (it over-counts, never under-counts).
 //
 // Entries are deleted once every consumer group has acknowledged them
-// (checked on every Ack). With no group, nothing is deleted.
+// (checked on every Ack). With no group, nothing is deleted. An entry
+// targeted at one group (entry.target_group, a replayed dead letter) is
+// never pending in the other groups: their Read passes over it.
+//
+// Dead letters live in table dead_letter (per tenant, capped by
+// Options.DeadLetterCap with dead_letter_count keeping the live and dropped
+// counts); DeadLetter and Replay are one transaction each (deadletter.go).
 package queuesqlite
 
 import (
@@ -119,12 +125,37 @@ func Open(ctx context.Context, path string, opts Options) (*Queue, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot create queue schema: %w", err)
 	}
+	if err := addTargetColumn(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot update queue schema: %w", err)
+	}
 	q := &Queue{db: db, opts: opts.withDefaults(), notify: make(chan struct{})}
 	if err := q.st.prepare(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot prepare queue statements: %w", err)
 	}
 	return q, nil
+}
+
+// addTargetColumn adds entry.target_group to a queue file created before
+// dead letters existed. Another process may add it at the same moment: a
+// failed ALTER is fine if the column is there afterwards.
+func addTargetColumn(ctx context.Context, db *sql.DB) error {
+	has := func() (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, sqlHasTargetColumn).Scan(&n)
+		return n > 0, err
+	}
+	ok, err := has()
+	if err != nil || ok {
+		return err
+	}
+	if _, aerr := db.ExecContext(ctx, sqlAddTargetColumn); aerr != nil {
+		if ok, err := has(); err != nil || !ok {
+			return aerr
+		}
+	}
+	return nil
 }
 
 // stmts are Admit's statements. Prepared once: SQLite would otherwise
@@ -384,50 +415,144 @@ func (q *Queue) claim(ctx context.Context, group, consumer string, n int) ([]que
 		if err := tx.QueryRowContext(ctx, sqlGroupLast, group).Scan(&last); err != nil {
 			return fmt.Errorf("cannot read group: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, sqlEntriesAfter, last, n)
-		if err != nil {
-			return fmt.Errorf("cannot read entries: %w", err)
-		}
-		var ids []int64
-		for rows.Next() {
-			var (
-				id   int64
-				kind int
-				m    queue.Message
-			)
-			if err := rows.Scan(&id, &kind, &m.TenantID, &m.EventID, &m.EventName, &m.Payload); err != nil {
-				_ = rows.Close()
-				return fmt.Errorf("cannot read entries: %w", err)
+		start, now := last, q.now()
+		// Entries for other groups are passed over (never pending: that is
+		// their ack); read on while a full page held only such entries.
+		for {
+			msgs, ids, seen, lastSeen, err := entriesAfter(ctx, tx, group, last, n)
+			if err != nil {
+				return err
 			}
-			if len(m.Payload) == 0 {
-				m.Payload = nil
+			for _, id := range ids {
+				if _, err := tx.ExecContext(ctx, sqlPendingInsert, group, id, consumer, now); err != nil {
+					return fmt.Errorf("cannot record pending entry: %w", err)
+				}
 			}
-			m.ID, m.Kind = strconv.FormatInt(id, 10), queue.Kind(kind)
-			out = append(out, m)
-			ids = append(ids, id)
+			out = append(out, msgs...)
+			last = max(last, lastSeen)
+			if len(out) > 0 || seen < n {
+				break
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("cannot read entries: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("cannot read entries: %w", err)
-		}
-		if len(ids) == 0 {
+		if last == start {
 			return nil
 		}
-		now := q.now()
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, sqlPendingInsert, group, id, consumer, now); err != nil {
-				return fmt.Errorf("cannot record pending entry: %w", err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, sqlGroupAdvance, ids[len(ids)-1], group); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlGroupAdvance, last, group); err != nil {
 			return fmt.Errorf("cannot advance group: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read group %q: %w", group, err)
+	}
+	return out, nil
+}
+
+// entriesAfter reads up to n entries after id `after` and returns those for
+// group (targeted at it or at every group) with their ids, how many rows it
+// saw and the last id it saw.
+func entriesAfter(ctx context.Context, tx *sql.Tx, group string, after int64, n int) ([]queue.Message, []int64, int, int64, error) {
+	rows, err := tx.QueryContext(ctx, sqlEntriesAfter, after, n)
+	if err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("cannot read entries: %w", err)
+	}
+	var (
+		out  []queue.Message
+		ids  []int64
+		seen int
+		last int64
+	)
+	for rows.Next() {
+		var (
+			id   int64
+			kind int
+			m    queue.Message
+		)
+		if err := rows.Scan(&id, &kind, &m.TenantID, &m.EventID, &m.EventName, &m.Payload, &m.Group); err != nil {
+			_ = rows.Close()
+			return nil, nil, 0, 0, fmt.Errorf("cannot read entries: %w", err)
+		}
+		seen, last = seen+1, id
+		if m.Group != "" && m.Group != group {
+			continue
+		}
+		if len(m.Payload) == 0 {
+			m.Payload = nil
+		}
+		m.ID, m.Kind = strconv.FormatInt(id, 10), queue.Kind(kind)
+		out = append(out, m)
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("cannot read entries: %w", err)
+	}
+	return out, ids, seen, last, nil
+}
+
+// Reclaim implements queue.Queue: the group's pending rows delivered at
+// least minIdle ago move to consumer, delivered now. Rows whose entry is
+// gone, or that belong to another group's replay, are acknowledged.
+func (q *Queue) Reclaim(ctx context.Context, group, consumer string, minIdle time.Duration, n int) ([]queue.Message, error) {
+	out := []queue.Message{}
+	if n <= 0 {
+		return out, nil
+	}
+	err := q.inTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		now := q.now()
+		cutoff := now - max(minIdle, 0).Milliseconds()
+		var after int64
+		for len(out) < n {
+			type row struct {
+				id     int64
+				exists bool
+				m      queue.Message
+			}
+			limit := n - len(out)
+			rows, err := tx.QueryContext(ctx, sqlPendingIdle, group, after, cutoff, limit)
+			if err != nil {
+				return fmt.Errorf("cannot read pending entries: %w", err)
+			}
+			var page []row
+			for rows.Next() {
+				var (
+					r    row
+					kind int
+				)
+				if err := rows.Scan(&r.id, &r.exists, &kind, &r.m.TenantID, &r.m.EventID, &r.m.EventName, &r.m.Payload, &r.m.Group); err != nil {
+					_ = rows.Close()
+					return fmt.Errorf("cannot read pending entries: %w", err)
+				}
+				r.m.ID, r.m.Kind = strconv.FormatInt(r.id, 10), queue.Kind(kind)
+				if len(r.m.Payload) == 0 {
+					r.m.Payload = nil
+				}
+				page = append(page, r)
+			}
+			if err := errors.Join(rows.Close(), rows.Err()); err != nil {
+				return fmt.Errorf("cannot read pending entries: %w", err)
+			}
+			for _, r := range page {
+				after = r.id
+				if !r.exists || (r.m.Group != "" && r.m.Group != group) {
+					if _, err := tx.ExecContext(ctx, sqlPendingDelete, group, r.id); err != nil {
+						return fmt.Errorf("cannot delete pending entry: %w", err)
+					}
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, sqlPendingClaim, consumer, now, group, r.id); err != nil {
+					return fmt.Errorf("cannot claim pending entry: %w", err)
+				}
+				out = append(out, r.m)
+			}
+			if len(page) < limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reclaim entries of group %q: %w", group, err)
 	}
 	return out, nil
 }

@@ -52,3 +52,13 @@ func BenchmarkAdmitBatch100(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(entries))/time.Since(start).Seconds(), "events/s")
 }
+
+func BenchmarkDeadLetter(b *testing.B) {
+	q := open(b, filepath.Join(b.TempDir(), "queue.db"), queuesqlite.Options{Options: queuetest.Options()})
+	queuetest.BenchDeadLetter(b, q)
+}
+
+func BenchmarkReclaim(b *testing.B) {
+	q := open(b, filepath.Join(b.TempDir(), "queue.db"), queuesqlite.Options{Options: queuetest.Options()})
+	queuetest.BenchReclaim(b, q)
+}

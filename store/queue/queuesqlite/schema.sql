@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS entry (
     tenant_id  TEXT NOT NULL,
     event_id   TEXT NOT NULL,
     event_name TEXT NOT NULL,
-    payload    BLOB NOT NULL
+    payload    BLOB NOT NULL,
+    target_group TEXT NOT NULL DEFAULT '' -- '' every group; else only that group (a replayed dead letter)
 );
 
 -- Consumer groups: last_id is the last entry delivered to the group.
@@ -47,4 +48,27 @@ CREATE TABLE IF NOT EXISTS pending (
     consumer     TEXT NOT NULL,
     delivered_at INTEGER NOT NULL,
     PRIMARY KEY (group_name, entry_id)
+) WITHOUT ROWID;
+
+-- Dead letters: messages a consumer group gave up on, per tenant, newest
+-- by id. (Files created before dead letters existed get entry.target_group
+-- from Open.)
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id  TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    kind       INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    payload    BLOB NOT NULL,
+    reason     TEXT NOT NULL,
+    at         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letter_tenant ON dead_letter (tenant_id, id);
+
+-- Per tenant: letters kept (for the cap) and letters the cap dropped.
+CREATE TABLE IF NOT EXISTS dead_letter_count (
+    tenant_id TEXT PRIMARY KEY,
+    live      INTEGER NOT NULL,
+    dropped   INTEGER NOT NULL
 ) WITHOUT ROWID;

@@ -24,8 +24,12 @@ const (
 	sqlLiveTenants = `SELECT tenant_id FROM dedup_count`
 
 	sqlEntryInsert  = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload) VALUES (?, ?, ?, ?, ?)`
-	sqlEntriesAfter = `SELECT id, kind, tenant_id, event_id, event_name, payload FROM entry
+	sqlEntriesAfter = `SELECT id, kind, tenant_id, event_id, event_name, payload, target_group FROM entry
 		WHERE id > ? ORDER BY id LIMIT ?`
+	sqlEntryInsertTargeted = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload, target_group)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	sqlHasTargetColumn = `SELECT count(*) FROM pragma_table_info('entry') WHERE name = 'target_group'`
+	sqlAddTargetColumn = `ALTER TABLE entry ADD COLUMN target_group TEXT NOT NULL DEFAULT ''`
 	// Everything below the oldest entry some group still needs: its oldest
 	// pending entry, or the one after its last delivered. NULL: no group.
 	sqlTrimFloor = `SELECT min(coalesce(
@@ -38,6 +42,29 @@ const (
 	sqlGroupAdvance  = `UPDATE consumer_group SET last_id = ? WHERE name = ?`
 	sqlPendingInsert = `INSERT INTO pending (group_name, entry_id, consumer, delivered_at) VALUES (?, ?, ?, ?)`
 	sqlPendingDelete = `DELETE FROM pending WHERE group_name = ? AND entry_id = ?`
+	// A group's pending entries idle since ?3 or before, after entry ?2;
+	// the entry's columns are NULL when it is gone.
+	sqlPendingIdle = `SELECT p.entry_id, e.id IS NOT NULL, coalesce(e.kind, 0), coalesce(e.tenant_id, ''),
+			coalesce(e.event_id, ''), coalesce(e.event_name, ''), e.payload, coalesce(e.target_group, '')
+		FROM pending p LEFT JOIN entry e ON e.id = p.entry_id
+		WHERE p.group_name = ?1 AND p.entry_id > ?2 AND p.delivered_at <= ?3
+		ORDER BY p.entry_id LIMIT ?4`
+	sqlPendingClaim = `UPDATE pending SET consumer = ?, delivered_at = ? WHERE group_name = ? AND entry_id = ?`
+
+	sqlDeadInsert = `INSERT INTO dead_letter (tenant_id, group_name, kind, event_id, event_name, payload, reason, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlDeadCountAdd = `INSERT INTO dead_letter_count (tenant_id, live, dropped) VALUES (?, 1, 0)
+		ON CONFLICT (tenant_id) DO UPDATE SET live = live + 1 RETURNING live`
+	sqlDeadDropOldest = `DELETE FROM dead_letter WHERE id IN
+		(SELECT id FROM dead_letter WHERE tenant_id = ? ORDER BY id LIMIT ?)`
+	sqlDeadCountDrop = `UPDATE dead_letter_count SET live = max(live - ?2, 0), dropped = dropped + ?2 WHERE tenant_id = ?1`
+	sqlDeadCountSub  = `UPDATE dead_letter_count SET live = max(live - ?2, 0) WHERE tenant_id = ?1`
+	sqlDeadList      = `SELECT id, group_name, kind, event_id, event_name, reason, at, payload FROM dead_letter
+		WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`
+	sqlDeadDropped = `SELECT dropped FROM dead_letter_count WHERE tenant_id = ?`
+	sqlDeadGet     = `SELECT group_name, kind, event_id, event_name, payload FROM dead_letter
+		WHERE id = ? AND tenant_id = ?`
+	sqlDeadDelete = `DELETE FROM dead_letter WHERE id = ?`
 
 	// Per group: entries after its last delivered one (ids are never reused
 	// and nothing after a group's position is ever deleted, so the sequence

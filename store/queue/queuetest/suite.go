@@ -7,11 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,8 +25,13 @@ import (
 // queue built with Options().
 const Cap = 64
 
+// DeadLetterCap is the per-tenant dead-letter cap the suite expects.
+const DeadLetterCap = 5
+
 // Options returns the options the opened queue must use.
-func Options() queue.Options { return queue.Options{MaxKeysPerTenant: Cap} }
+func Options() queue.Options {
+	return queue.Options{MaxKeysPerTenant: Cap, DeadLetterCap: DeadLetterCap}
+}
 
 // Windows used by the suite.
 const (
@@ -59,6 +67,13 @@ func Exercise(t *testing.T, open func(t *testing.T) queue.Queue) {
 		{"ReadBlocksUntilAdmit", testReadBlocks},
 		{"ConcurrentAdmitSameIDs", testConcurrentAdmit},
 		{"EmptyBatch", testEmptyBatch},
+		{"ReclaimAfterConsumerDies", testReclaim},
+		{"ReclaimLimitAndUnknownGroup", testReclaimLimit},
+		{"DeadLettersPerTenant", testDeadLetters},
+		{"DeadLetterInvalid", testDeadLetterInvalid},
+		{"DeadLetterCapDropsOldest", testDeadLetterCap},
+		{"ReplayReachesOnlyItsGroup", testReplay},
+		{"ReplayIgnoresOtherTenants", testReplayIsolation},
 		{"Ping", func(t *testing.T, q queue.Queue) { require.NoError(t, q.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -528,6 +543,336 @@ func testEmptyBatch(t *testing.T, q queue.Queue) {
 	require.Empty(t, res)
 }
 
+func ids(msgs []queue.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func read(t *testing.T, q queue.Queue, group, consumer string, n int) []queue.Message {
+	t.Helper()
+	msgs, err := q.Read(t.Context(), group, consumer, n, 0)
+	require.NoError(t, err)
+	return msgs
+}
+
+func reclaim(t *testing.T, q queue.Queue, group, consumer string, minIdle time.Duration, n int) []queue.Message {
+	t.Helper()
+	msgs, err := q.Reclaim(t.Context(), group, consumer, minIdle, n)
+	require.NoError(t, err)
+	require.NotNil(t, msgs)
+	return msgs
+}
+
+func lagOf(t *testing.T, q queue.Queue) int64 {
+	t.Helper()
+	n, err := q.Lag(t.Context())
+	require.NoError(t, err)
+	return n
+}
+
+// A consumer reads and dies; once its entries have been idle minIdle,
+// another consumer reclaims them, and they are then its own.
+func testReclaim(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant := ID()
+	var batch []queue.Entry
+	for range 5 {
+		batch = append(batch, purchase(tenant, ID()))
+	}
+	read(t, q, "g", "dead", 1) // create the groups first
+	read(t, q, "other", "x", 1)
+	admit(t, q, batch...)
+	taken := read(t, q, "g", "dead", 3)
+	require.Len(t, taken, 3)
+	// The other group's own pending entries are not this group's.
+	otherTaken := read(t, q, "other", "x", 10)
+	require.Len(t, otherTaken, 5)
+
+	require.Empty(t, reclaim(t, q, "g", "alive", time.Hour, 10), "nothing has been idle an hour")
+
+	// The entries were read together, so they become idle together; keep
+	// what each poll reclaims anyway, once per id.
+	seen := map[string]queue.Message{}
+	require.Eventually(t, func() bool {
+		for _, m := range reclaim(t, q, "g", "alive", tiny, 10) {
+			seen[m.ID] = m
+		}
+		return len(seen) >= len(taken)
+	}, pollDeadline, 10*time.Millisecond)
+	got := make([]queue.Message, 0, len(seen))
+	for _, m := range seen {
+		got = append(got, m)
+	}
+	slices.SortFunc(got, func(a, b queue.Message) int { return compareIDs(a.ID, b.ID) })
+	require.Equal(t, summarize(taken), summarize(got), "the dead consumer's entries, each once")
+	require.Equal(t, ids(taken), ids(got))
+	for i := range got {
+		require.Equal(t, taken[i].Payload, got[i].Payload)
+		require.Empty(t, got[i].Group)
+	}
+	// Reclaimed entries are idle from now: not claimable again at once.
+	require.Empty(t, reclaim(t, q, "g", "third", time.Hour, 10))
+
+	// The two entries never read are not pending: Read delivers them.
+	rest := read(t, q, "g", "alive", 10)
+	require.Len(t, rest, 2)
+	require.NoError(t, q.Ack(ctx, "g", ids(got)...))
+	require.NoError(t, q.Ack(ctx, "g", ids(rest)...))
+	require.Empty(t, reclaim(t, q, "g", "third", 0, 10), "acknowledged entries are never reclaimed")
+	require.NoError(t, q.Ack(ctx, "other", ids(otherTaken)...))
+	require.Zero(t, lagOf(t, q))
+}
+
+func testReclaimLimit(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	read(t, q, "g", "a", 1)
+	admit(t, q, pageView(tenant, ID()), pageView(tenant, ID()), pageView(tenant, ID()), pageView(tenant, ID()))
+	taken := read(t, q, "g", "a", 10)
+	require.Len(t, taken, 4)
+	got := reclaim(t, q, "g", "b", 0, 2)
+	require.Equal(t, ids(taken[:2]), ids(got), "the oldest first, at most n")
+	require.Empty(t, reclaim(t, q, "g", "b", 0, 0))
+	require.Empty(t, reclaim(t, q, "nosuchgroup", "b", 0, 10))
+}
+
+// compareIDs orders message ids of one queue (both implementations use
+// "<int>" or "<int>-<int>").
+func compareIDs(a, b string) int {
+	pa, pb := strings.SplitN(a, "-", 2), strings.SplitN(b, "-", 2)
+	for i := range 2 {
+		var x, y uint64
+		if i < len(pa) {
+			x, _ = strconv.ParseUint(pa[i], 10, 64)
+		}
+		if i < len(pb) {
+			y, _ = strconv.ParseUint(pb[i], 10, 64)
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func msgOf(tenant string, kind queue.Kind, name string, payload []byte) queue.Message {
+	return queue.Message{ID: "x", Kind: kind, TenantID: tenant, EventID: ID(), EventName: name, Payload: payload}
+}
+
+func deadLetters(t *testing.T, q queue.Queue, tenant string, limit int) []queue.DeadLetter {
+	t.Helper()
+	out, err := q.DeadLetters(t.Context(), tenant, limit)
+	require.NoError(t, err)
+	require.NotNil(t, out)
+	return out
+}
+
+func dropped(t *testing.T, q queue.Queue, tenant string) int64 {
+	t.Helper()
+	n, err := q.DeadLettersDropped(t.Context(), tenant)
+	require.NoError(t, err)
+	return n
+}
+
+func testDeadLetters(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	t1, t2 := ID(), ID()
+	before := time.Now()
+	m1 := msgOf(t1, queue.KindEvent, "purchase", []byte{0, 1, 2, 0xff})
+	m2 := msgOf(t1, queue.KindMerge, "lead", nil)
+	m3 := msgOf(t2, queue.KindEvent, "purchase", []byte("t2"))
+	long := strings.Repeat("x", queue.MaxReasonLen-1) + "ééé"
+	require.NoError(t, q.DeadLetter(ctx, "meta", m1, "permanent: 400 invalid parameter"))
+	require.NoError(t, q.DeadLetter(ctx, "google", m2, long))
+	require.NoError(t, q.DeadLetter(ctx, "meta", m3, "retries exhausted"))
+
+	got := deadLetters(t, q, t1, 10)
+	require.Len(t, got, 2, "only the tenant's own letters")
+	require.Equal(t, m2.EventID, got[0].EventID, "newest first")
+	require.Equal(t, m1.EventID, got[1].EventID)
+	d1, d2 := got[1], got[0]
+	require.Equal(t, queue.DeadLetter{ID: d1.ID, Group: "meta", Kind: "event", TenantID: t1, EventID: m1.EventID,
+		EventName: "purchase", Reason: "permanent: 400 invalid parameter", At: d1.At, Payload: m1.Payload}, d1)
+	require.Equal(t, "google", d2.Group)
+	require.Equal(t, "merge", d2.Kind)
+	require.Equal(t, "lead", d2.EventName)
+	require.Empty(t, d2.Payload)
+	require.LessOrEqual(t, len(d2.Reason), queue.MaxReasonLen, "reason cut")
+	require.True(t, utf8.ValidString(d2.Reason), "cut at a rune boundary")
+	require.True(t, strings.HasPrefix(long, d2.Reason))
+	for _, d := range got {
+		require.WithinRange(t, d.At, before.Add(-time.Minute), time.Now().Add(time.Minute), "a sane time")
+	}
+
+	other := deadLetters(t, q, t2, 10)
+	require.Len(t, other, 1)
+	require.Equal(t, m3.EventID, other[0].EventID)
+	require.Equal(t, []byte("t2"), other[0].Payload)
+	require.NotEqual(t, d1.ID, d2.ID)
+	require.NotContains(t, []string{d1.ID, d2.ID}, other[0].ID, "ids are unique across tenants")
+
+	require.Equal(t, []string{d2.ID}, []string{deadLetters(t, q, t1, 1)[0].ID}, "limit")
+	require.Empty(t, deadLetters(t, q, t1, 0))
+	require.Empty(t, deadLetters(t, q, ID(), 10))
+	require.Zero(t, dropped(t, q, t1))
+	require.Zero(t, dropped(t, q, ID()))
+	require.Zero(t, lagOf(t, q), "dead letters are not queue entries")
+}
+
+func testDeadLetterInvalid(t *testing.T, q queue.Queue) {
+	tenant := ID()
+	good := msgOf(tenant, queue.KindEvent, "purchase", nil)
+	tests := []struct {
+		name  string
+		group string
+		edit  func(m *queue.Message)
+	}{
+		{"no group", "", func(*queue.Message) {}},
+		{"no tenant", "meta", func(m *queue.Message) { m.TenantID = "" }},
+		{"no event id", "meta", func(m *queue.Message) { m.EventID = "" }},
+		{"no name", "meta", func(m *queue.Message) { m.EventName = "" }},
+		{"no kind", "meta", func(m *queue.Message) { m.Kind = 0 }},
+		{"bad kind", "meta", func(m *queue.Message) { m.Kind = 9 }},
+	}
+	for _, tc := range tests {
+		m := good
+		tc.edit(&m)
+		require.ErrorIs(t, q.DeadLetter(t.Context(), tc.group, m, "r"), queue.ErrInvalidDeadLetter, tc.name)
+	}
+	require.Empty(t, deadLetters(t, q, tenant, 10))
+}
+
+func testDeadLetterCap(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant, other := ID(), ID()
+	var sent []string
+	for i := range DeadLetterCap + 3 {
+		m := msgOf(tenant, queue.KindEvent, "purchase", []byte(strconv.Itoa(i)))
+		sent = append(sent, m.EventID)
+		require.NoError(t, q.DeadLetter(ctx, "meta", m, "exhausted"))
+	}
+	require.NoError(t, q.DeadLetter(ctx, "meta", msgOf(other, queue.KindEvent, "lead", nil), "exhausted"))
+
+	got := deadLetters(t, q, tenant, 100)
+	require.Len(t, got, DeadLetterCap)
+	for i, d := range got {
+		require.Equal(t, sent[len(sent)-1-i], d.EventID, "the newest %d kept, newest first", DeadLetterCap)
+	}
+	require.EqualValues(t, 3, dropped(t, q, tenant))
+	require.Len(t, deadLetters(t, q, other, 100), 1)
+	require.Zero(t, dropped(t, q, other), "the other tenant's letters are untouched")
+
+	// Replayed letters free their places.
+	n, err := q.Replay(ctx, tenant, []string{got[0].ID, got[1].ID})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	for range 2 {
+		require.NoError(t, q.DeadLetter(ctx, "meta", msgOf(tenant, queue.KindEvent, "purchase", nil), "exhausted"))
+	}
+	require.Len(t, deadLetters(t, q, tenant, 100), DeadLetterCap)
+	require.EqualValues(t, 3, dropped(t, q, tenant), "nothing more dropped")
+	require.NoError(t, q.DeadLetter(ctx, "meta", msgOf(tenant, queue.KindEvent, "purchase", nil), "exhausted"))
+	require.EqualValues(t, 4, dropped(t, q, tenant))
+}
+
+// A letter replayed for one group reaches that group only; the others
+// pass over it.
+func testReplay(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant := ID()
+	groups := []string{"meta", "google", "audit"}
+	for _, g := range groups {
+		require.Empty(t, read(t, q, g, "c", 1))
+	}
+	buy := purchase(tenant, ID())
+	admit(t, q, buy)
+	var failed queue.Message
+	for _, g := range groups {
+		msgs := read(t, q, g, "c", 10)
+		require.Len(t, msgs, 1)
+		if g == "meta" {
+			failed = msgs[0]
+			require.NoError(t, q.DeadLetter(ctx, g, failed, "retries exhausted: 503"))
+		}
+		require.NoError(t, q.Ack(ctx, g, msgs[0].ID))
+	}
+	require.Zero(t, lagOf(t, q))
+	letters := deadLetters(t, q, tenant, 10)
+	require.Len(t, letters, 1)
+
+	n, err := q.Replay(ctx, tenant, []string{letters[0].ID, letters[0].ID, "bogus", ""})
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "repeated and unknown ids count nothing")
+	require.Empty(t, deadLetters(t, q, tenant, 10), "a replayed letter leaves the set")
+	n, err = q.Replay(ctx, tenant, []string{letters[0].ID})
+	require.NoError(t, err)
+	require.Zero(t, n, "replayed once only")
+
+	later := pageView(tenant, ID())
+	admit(t, q, later)
+	// google asks for one entry: it passes over meta's and gets the next.
+	got := read(t, q, "google", "c", 1)
+	require.Len(t, got, 1)
+	require.Equal(t, later.EventID, got[0].EventID)
+	require.Empty(t, got[0].Group)
+	require.NoError(t, q.Ack(ctx, "google", got[0].ID))
+	require.Empty(t, read(t, q, "google", "c", 10))
+
+	got = read(t, q, "meta", "c", 10)
+	require.Len(t, got, 2)
+	require.Equal(t, []kindID{{queue.KindEvent, tenant, "purchase", buy.EventID}, {queue.KindEvent, tenant, "page_view", later.EventID}}, summarize(got))
+	require.Equal(t, "meta", got[0].Group, "the replayed entry says whose it is")
+	require.Equal(t, buy.Payload, got[0].Payload)
+	// Pending under meta, it is reclaimable by meta like any entry.
+	re := reclaim(t, q, "meta", "c2", 0, 10)
+	require.Equal(t, ids(got), ids(re))
+	require.Equal(t, "meta", re[0].Group)
+	require.NoError(t, q.Ack(ctx, "meta", ids(got)...))
+
+	audit := read(t, q, "audit", "c", 10)
+	require.Equal(t, []string{later.EventID}, []string{audit[0].EventID})
+	require.Len(t, audit, 1, "audit passes over meta's replay")
+	require.NoError(t, q.Ack(ctx, "audit", audit[0].ID))
+	require.Zero(t, lagOf(t, q))
+	require.Empty(t, drain(t, q, "google"))
+}
+
+func testReplayIsolation(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	t1, t2 := ID(), ID()
+	require.Empty(t, read(t, q, "meta", "c", 1))
+	require.NoError(t, q.DeadLetter(ctx, "meta", msgOf(t1, queue.KindEvent, "purchase", []byte("one")), "r"))
+	require.NoError(t, q.DeadLetter(ctx, "meta", msgOf(t2, queue.KindEvent, "purchase", []byte("two")), "r"))
+	l1, l2 := deadLetters(t, q, t1, 10), deadLetters(t, q, t2, 10)
+	require.Len(t, l1, 1)
+	require.Len(t, l2, 1)
+
+	n, err := q.Replay(ctx, t2, []string{l1[0].ID})
+	require.NoError(t, err)
+	require.Zero(t, n, "another tenant's id is ignored")
+	require.Len(t, deadLetters(t, q, t1, 10), 1, "and its letter stays")
+	n, err = q.Replay(ctx, "", []string{l1[0].ID})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = q.Replay(ctx, t2, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, read(t, q, "meta", "c", 10))
+
+	n, err = q.Replay(ctx, t2, []string{l2[0].ID, l1[0].ID})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got := read(t, q, "meta", "c", 10)
+	require.Len(t, got, 1)
+	require.Equal(t, t2, got[0].TenantID)
+	require.Equal(t, []byte("two"), got[0].Payload)
+}
+
 // BenchAdmit measures Admit with b.RunParallel: every operation admits one
 // fresh page_view across 64 tenants (the edge's shape: one event per beacon,
 // concurrent beacons). It reports events/s.
@@ -566,4 +911,58 @@ func BenchAdmit(b *testing.B, q queue.Queue) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchDeadLetter measures DeadLetter over 16 tenants at the suite's cap
+// (so most calls also drop the oldest letter): the engine's path when a
+// platform rejects everything. It reports letters/s.
+func BenchDeadLetter(b *testing.B, q queue.Queue) {
+	b.Helper()
+	tenants := make([]string, 16)
+	for i := range tenants {
+		tenants[i] = ID()
+	}
+	payload := bytes.Repeat([]byte("x"), 300)
+	b.ReportAllocs()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		m := queue.Message{Kind: queue.KindEvent, TenantID: tenants[i%len(tenants)], EventID: strconv.Itoa(i), EventName: "purchase", Payload: payload}
+		if err := q.DeadLetter(b.Context(), "meta", m, "permanent: 400 invalid parameter"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "letters/s")
+}
+
+// BenchReclaim measures Reclaim of 50 idle entries at a time: each
+// iteration moves the same pending entries to the other consumer
+// (minIdle 0). It reports entries/s.
+func BenchReclaim(b *testing.B, q queue.Queue) {
+	b.Helper()
+	ctx := b.Context()
+	const pending = 50
+	tenant := ID()
+	if _, err := q.Read(ctx, "g", "a", 1, 0); err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]queue.Entry, pending)
+	for i := range batch {
+		batch[i] = pageView(tenant, ID())
+	}
+	if _, err := q.Admit(ctx, batch); err != nil {
+		b.Fatal(err)
+	}
+	if msgs, err := q.Read(ctx, "g", "a", pending, 0); err != nil || len(msgs) != pending {
+		b.Fatalf("read %d entries: %v", len(msgs), err)
+	}
+	consumers := [2]string{"a", "b"}
+	b.ReportAllocs()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		msgs, err := q.Reclaim(ctx, "g", consumers[i%2], 0, pending)
+		if err != nil || len(msgs) != pending {
+			b.Fatalf("reclaimed %d entries: %v", len(msgs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*pending)/time.Since(start).Seconds(), "entries/s")
 }

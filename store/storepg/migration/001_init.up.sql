@@ -106,6 +106,7 @@ CREATE TABLE tracking_event (
     event_id          text        NOT NULL,
     event_name        text        NOT NULL,
     event_source      text        NOT NULL,
+    visitor_id        text        NOT NULL DEFAULT '',
     user_data_key_id  text        NOT NULL DEFAULT '',
     user_data         bytea,
     custom_data       json,
@@ -119,6 +120,7 @@ CREATE TABLE tracking_event (
 ) PARTITION BY RANGE (created_at);
 CREATE TABLE tracking_event_default PARTITION OF tracking_event DEFAULT;
 CREATE INDEX tracking_event_recent_idx ON tracking_event (tenant_id, created_at DESC, seq DESC);
+CREATE INDEX tracking_event_visitor_idx ON tracking_event (tenant_id, visitor_id) WHERE visitor_id <> '';
 
 CREATE SEQUENCE delivery_outcome_seq;
 CREATE TABLE delivery_outcome (

@@ -79,6 +79,7 @@ CREATE TABLE tracking_event (
     event_id          TEXT NOT NULL,
     event_name        TEXT NOT NULL,
     event_source      TEXT NOT NULL,
+    visitor_id        TEXT NOT NULL DEFAULT '',
     user_data_key_id  TEXT NOT NULL DEFAULT '',
     user_data         BLOB,
     custom_data       TEXT,
@@ -92,6 +93,7 @@ CREATE TABLE tracking_event (
 ) STRICT;
 CREATE INDEX tracking_event_tenant_created_idx ON tracking_event (tenant_id, created_at);
 CREATE INDEX tracking_event_created_idx ON tracking_event (created_at);
+CREATE INDEX tracking_event_visitor_idx ON tracking_event (tenant_id, visitor_id) WHERE visitor_id <> '';
 
 CREATE TABLE delivery_outcome (
     seq         INTEGER PRIMARY KEY,
