@@ -38,6 +38,10 @@ type Deps struct {
 	// routes answer 503, since a decision the edge would not enforce must
 	// not be reported as done.
 	Decisions Decisions
+	// DeadLetters is where the delivery engine parks what it could not
+	// deliver (the queue). Optional: without it the dead-letter routes
+	// answer 503.
+	DeadLetters DeadLetters
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -54,7 +58,8 @@ type API struct {
 	keyring *secret.Keyring
 	log     *slog.Logger
 	now     func() time.Time
-	dec     Decisions // nil: consent writes answer 503
+	dec     Decisions   // nil: consent writes answer 503
+	dls     DeadLetters // nil: dead-letter routes answer 503
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -88,6 +93,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		log:     d.Logger,
 		now:     d.Now,
 		dec:     d.Decisions,
+		dls:     d.DeadLetters,
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}

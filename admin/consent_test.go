@@ -33,7 +33,8 @@ func newTestQueue(t *testing.T) *queuesqlite.Queue {
 // (same config, keys and clock).
 func (e *env) rebuild(st store.Store, d Decisions) {
 	e.t.Helper()
-	api, err := New(e.cfg, Deps{Store: st, Keyring: e.keyring, Logger: e.api.log, Now: e.api.now, Decisions: d})
+	dls, _ := d.(DeadLetters)
+	api, err := New(e.cfg, Deps{Store: st, Keyring: e.keyring, Logger: e.api.log, Now: e.api.now, Decisions: d, DeadLetters: dls})
 	require.NoError(e.t, err)
 	e.api, e.h = api, api.Handler()
 }
@@ -399,4 +400,40 @@ func TestConsentErasureWithEraser(t *testing.T) {
 	require.NotContains(t, r.body, "disk full")
 	es.fail = nil
 	require.Equal(t, http.StatusOK, e.do("DELETE", "/api/v1/tracking/consent/"+v, tok, "").status)
+}
+
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	q := e.useDecisions(t)
+	tn := e.mustTenant("dead-letters")
+	tok := e.token(RoleAdmin, tn.ID)
+	m := queue.Message{ID: "1", Kind: queue.KindEvent, TenantID: tn.ID, EventID: randomUUID(), EventName: "purchase", Payload: []byte(`{"user":{"em":"jane@example.com"}}`)}
+	require.NoError(t, q.DeadLetter(t.Context(), "deliver-meta", m, "dead after 3 attempts (last: retryable, HTTP 503)"))
+
+	r := e.do("GET", "/api/v1/tracking/deadletters", e.token(RoleViewer, tn.ID), "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	list := decode[map[string][]DeadLetterView](t, r)["dead_letters"]
+	require.Len(t, list, 1)
+	require.Equal(t, "meta", list[0].Platform)
+	require.Equal(t, m.EventID, list[0].EventID)
+	require.NotContains(t, r.body, "jane@example.com", "the payload is never returned")
+
+	require.Equal(t, http.StatusUnprocessableEntity, e.do("GET", "/api/v1/tracking/deadletters?limit=0", tok, "").status)
+	require.Equal(t, http.StatusUnprocessableEntity, e.do("POST", "/api/v1/tracking/deadletters/replay", tok, `{"ids":[]}`).status)
+	require.Equal(t, http.StatusBadRequest, e.do("POST", "/api/v1/tracking/deadletters/replay", tok, `{"ids":"x"}`).status)
+
+	r = e.do("POST", "/api/v1/tracking/deadletters/replay", tok, `{"ids":["`+list[0].ID+`"]}`)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.JSONEq(t, `{"replayed":1}`, r.body)
+	msgs, err := q.Read(t.Context(), "deliver-meta", "c", 10, 0)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "replayed to meta's group")
+	other, err := q.Read(t.Context(), "deliver-google", "c", 10, 0)
+	require.NoError(t, err)
+	require.Empty(t, other, "and to no other platform")
+
+	// Without the queue the routes say so.
+	e.rebuild(e.st, nil)
+	require.Equal(t, http.StatusServiceUnavailable, e.do("GET", "/api/v1/tracking/deadletters", tok, "").status)
 }

@@ -27,6 +27,17 @@ type world struct {
 	bVisitor         string // a visitor with a consent record in B
 }
 
+// bDeadLetter parks one of B's events as a dead letter and returns its id.
+func (w *world) bDeadLetter(t *testing.T) string {
+	t.Helper()
+	m := queue.Message{ID: "1", Kind: queue.KindEvent, TenantID: w.b.ID, EventID: randomUUID(), EventName: "b-dead-event", Payload: []byte(`{}`)}
+	require.NoError(t, w.q.DeadLetter(t.Context(), "deliver-meta", m, "dead after 3 attempts"))
+	list, err := w.q.DeadLetters(t.Context(), w.b.ID, 1)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	return list[0].ID
+}
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	e := newEnv(t)
@@ -214,6 +225,25 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /api/v1/api-keys/{id}": func(t *testing.T) {
 			r := sameAsAbsent(t, "DELETE", "/api/v1/api-keys/"+w.bKey.ID, "/api/v1/api-keys/"+absent, "")
 			require.Equal(t, http.StatusNotFound, r.status)
+		},
+		"GET /api/v1/tracking/deadletters": func(t *testing.T) {
+			bID := w.bDeadLetter(t)
+			r := e.do("GET", "/api/v1/tracking/deadletters", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			require.NotContains(t, r.body, bID)
+			require.NotContains(t, r.body, "b-dead-event")
+			require.Equal(t, `{"dead_letters":[]}`, strings.TrimSpace(r.body))
+			w.requireNoLeak(t, r)
+		},
+		"POST /api/v1/tracking/deadletters/replay": func(t *testing.T) {
+			bID := w.bDeadLetter(t)
+			r := e.do("POST", "/api/v1/tracking/deadletters/replay", w.aTok, `{"ids":["`+bID+`"]}`)
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			require.JSONEq(t, `{"replayed":0}`, r.body, "another tenant's dead letter is like an absent one")
+			left, err := w.q.DeadLetters(t.Context(), w.b.ID, 10)
+			require.NoError(t, err)
+			require.True(t, slices.ContainsFunc(left, func(d queue.DeadLetter) bool { return d.ID == bID }), "B's dead letter stays")
+			require.Equal(t, http.StatusForbidden, e.do("POST", "/api/v1/tracking/deadletters/replay", e.token(RoleViewer, w.a.ID), `{"ids":["`+bID+`"]}`).status)
 		},
 		"POST /api/v1/tenant/paths/rotate": func(t *testing.T) {
 			before := w.bView(t)

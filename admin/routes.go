@@ -54,6 +54,8 @@ func (a *API) routes() []route {
 		{"PATCH", "/api/v1/tenant", tenantWrite, a.handlePatchOwnTenant},
 		{"GET", "/api/v1/domains", tenantRead, a.handleListOwnDomains},
 		{"POST", "/api/v1/tenant/paths/rotate", tenantWrite, a.handleRotateOwnPaths},
+		{"GET", "/api/v1/tracking/deadletters", tenantRead, a.handleListDeadLetters},
+		{"POST", "/api/v1/tracking/deadletters/replay", tenantWrite, a.handleReplayDeadLetters},
 		{"GET", "/api/v1/tracking/pixels", tenantRead, a.handleListPixels},
 		{"POST", "/api/v1/tracking/pixels", tenantWrite, a.handleCreatePixel},
 		{"GET", "/api/v1/tracking/pixels/{uuid}", tenantRead, a.handleGetPixel},
