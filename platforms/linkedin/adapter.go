@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"github.com/jaraba/pixelgw/platforms/normalize"
 )
 
@@ -44,7 +45,7 @@ type Adapter struct {
 // platforms/httpx one in production); it is copied so that it
 // never follows redirects. cfg must have passed Validate.
 func New(cfg Config, client *http.Client) *Adapter {
-	return &Adapter{cfg: cfg, client: noRedirects(client), now: time.Now}
+	return &Adapter{cfg: cfg, client: adapt.NoRedirects(client), now: time.Now}
 }
 
 // Platform returns "linkedin".
@@ -64,10 +65,10 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 		return fmt.Errorf("linkedin: event %q has no conversion rule: %w", e.Name, platforms.ErrSkip)
 	}
 	if e.Time.IsZero() || now.Sub(e.Time) > MaxAge {
-		return permanent(errors.New("linkedin: conversionHappenedAt is more than 90 days old"))
+		return adapt.Permanent(errors.New("linkedin: conversionHappenedAt is more than 90 days old"))
 	}
 	if e.Time.Sub(now) > MaxAhead {
-		return permanent(errors.New("linkedin: conversionHappenedAt is in the future"))
+		return adapt.Permanent(errors.New("linkedin: conversionHappenedAt is in the future"))
 	}
 	_, err := element(p, e)
 	return err
@@ -77,16 +78,16 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 // encoded (Check was skipped) are reported in a *platforms.BatchError
 // without being sent.
 func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) (platforms.Response, error) {
-	red := newRedactor(p.Credentials)
+	red := adapt.NewRedactor(p.Credentials)
 	token := p.Credentials["access_token"]
 	if token == "" {
-		return platforms.Response{}, authError(errors.New("linkedin: the pixel has no access_token"))
+		return platforms.Response{}, adapt.AuthError(errors.New("linkedin: the pixel has no access_token"))
 	}
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
 	if len(events) > MaxBatch {
-		return platforms.Response{}, permanent(fmt.Errorf("linkedin: %d events in one request, at most %d", len(events), MaxBatch))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: %d events in one request, at most %d", len(events), MaxBatch))
 	}
 	elems := make([]elementJSON, 0, len(events))
 	sent := make([]int, 0, len(events)) // sent[i] = index in events of elems[i]
@@ -105,14 +106,14 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	}
 	body, err := json.Marshal(batchJSON{Elements: elems})
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("linkedin: cannot encode the batch: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: cannot encode the batch: %w", err))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(), bytes.NewReader(body))
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("linkedin: cannot build the request: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: cannot build the request: %w", err))
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -122,13 +123,13 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return platforms.Response{}, retryable(fmt.Errorf("linkedin: cannot send the request: %w", err), 0)
+		return platforms.Response{}, adapt.Retryable(fmt.Errorf("linkedin: cannot send the request: %w", err), 0)
 	}
-	raw, rerr := readBody(resp.Body)
+	raw, rerr := adapt.ReadBody(resp.Body)
 	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.keep(raw)}
+	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
 	if rerr != nil {
-		return out, retryable(fmt.Errorf("linkedin: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
+		return out, adapt.Retryable(fmt.Errorf("linkedin: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
 	}
 	err = a.classify(resp, raw, red, len(elems))
 	return out, remap(err, sent, failed)
@@ -137,7 +138,7 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 // classify decides from the HTTP status and LinkedIn's error body. n is
 // the number of elements sent; a *platforms.BatchError it returns is
 // indexed by element.
-func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor, n int) error {
+func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor, n int) error {
 	st := resp.StatusCode
 	switch {
 	case st == http.StatusOK:
@@ -145,22 +146,22 @@ func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor, n int)
 	case st >= 200 && st < 300:
 		return nil
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return authError(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
+		return adapt.AuthError(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
 	case st == http.StatusUpgradeRequired:
-		return permanent(fmt.Errorf("linkedin: HTTP 426: LinkedIn-Version %s is retired; set platforms.linkedin.version to a current YYYYMM%s", a.cfg.Version, errorDetail(raw, red)))
+		return adapt.Permanent(fmt.Errorf("linkedin: HTTP 426: LinkedIn-Version %s is retired; set platforms.linkedin.version to a current YYYYMM%s", a.cfg.Version, errorDetail(raw, red)))
 	case st == http.StatusUnprocessableEntity:
 		return unprocessable(raw, red, n)
 	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		return retryable(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)), retryAfter(resp.Header, a.now()))
+		return adapt.Retryable(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)), adapt.RetryAfter(resp.Header, a.now()))
 	case st >= 300 && st < 400:
-		return permanent(fmt.Errorf("linkedin: HTTP %d: unexpected redirect (not followed)", st))
+		return adapt.Permanent(fmt.Errorf("linkedin: HTTP %d: unexpected redirect (not followed)", st))
 	default:
-		return permanent(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
+		return adapt.Permanent(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
 	}
 }
 
 // batchStatuses reads a BATCH_CREATE answer: one status per element.
-func batchStatuses(raw []byte, red redactor, n int) error {
+func batchStatuses(raw []byte, red adapt.Redactor, n int) error {
 	var body struct {
 		Elements []struct {
 			Status  int    `json:"status"`
@@ -172,12 +173,12 @@ func batchStatuses(raw []byte, red redactor, n int) error {
 	}
 	if err := json.Unmarshal(raw, &body); err != nil || body.Elements == nil {
 		// Not LinkedIn's JSON (a proxy page?): the outcome is unknown.
-		return retryable(errors.New("linkedin: HTTP 200 without a batch result"), 0)
+		return adapt.Retryable(errors.New("linkedin: HTTP 200 without a batch result"), 0)
 	}
 	errs := map[int]error{}
 	for i := range n {
 		if i >= len(body.Elements) {
-			errs[i] = retryable(fmt.Errorf("linkedin: no status for element %d", i), 0)
+			errs[i] = adapt.Retryable(fmt.Errorf("linkedin: no status for element %d", i), 0)
 			continue
 		}
 		el := body.Elements[i]
@@ -188,11 +189,11 @@ func batchStatuses(raw []byte, red redactor, n int) error {
 		if msg == "" && el.Error != nil {
 			msg = el.Error.Message
 		}
-		err := fmt.Errorf("linkedin: element status %d: %s", el.Status, red.quote(msg))
+		err := fmt.Errorf("linkedin: element status %d: %s", el.Status, red.Quote(msg))
 		if el.Status == http.StatusTooManyRequests || el.Status >= 500 {
-			errs[i] = retryable(err, 0)
+			errs[i] = adapt.Retryable(err, 0)
 		} else {
-			errs[i] = permanent(err)
+			errs[i] = adapt.Permanent(err)
 		}
 	}
 	if len(errs) == 0 {
@@ -205,7 +206,7 @@ var indexRe = regexp.MustCompile(`Index: ?([0-9]{1,5}),`)
 
 // unprocessable classifies a 422: the elements it names are permanent, the
 // others retryable (nothing of the request was accepted).
-func unprocessable(raw []byte, red redactor, n int) error {
+func unprocessable(raw []byte, red adapt.Redactor, n int) error {
 	msg := errorMessage(raw)
 	bad := map[int]string{}
 	for _, line := range strings.Split(msg, "\n") {
@@ -217,14 +218,14 @@ func unprocessable(raw []byte, red redactor, n int) error {
 		}
 	}
 	if len(bad) == 0 {
-		return permanent(fmt.Errorf("linkedin: HTTP 422%s", errorDetail(raw, red)))
+		return adapt.Permanent(fmt.Errorf("linkedin: HTTP 422%s", errorDetail(raw, red)))
 	}
 	errs := make(map[int]error, n)
 	for i := range n {
 		if m, ok := bad[i]; ok {
-			errs[i] = permanent(fmt.Errorf("linkedin: HTTP 422: %s", red.quote(m)))
+			errs[i] = adapt.Permanent(fmt.Errorf("linkedin: HTTP 422: %s", red.Quote(m)))
 		} else {
-			errs[i] = retryable(errors.New("linkedin: HTTP 422 for another element of the batch"), 0)
+			errs[i] = adapt.Retryable(errors.New("linkedin: HTTP 422 for another element of the batch"), 0)
 		}
 	}
 	return &platforms.BatchError{Errs: errs}
@@ -267,7 +268,7 @@ func errorMessage(raw []byte) string {
 	return ""
 }
 
-func errorDetail(raw []byte, red redactor) string {
+func errorDetail(raw []byte, red adapt.Redactor) string {
 	var body struct {
 		ServiceErrorCode int    `json:"serviceErrorCode"`
 		Code             string `json:"code"`
@@ -286,7 +287,7 @@ func errorDetail(raw []byte, red redactor) string {
 	if body.ServiceErrorCode != 0 {
 		s += "(" + strconv.Itoa(body.ServiceErrorCode) + ") "
 	}
-	return s + red.quote(body.Message)
+	return s + red.Quote(body.Message)
 }
 
 type batchJSON struct {
@@ -335,10 +336,10 @@ func element(p *platforms.Pixel, e *platforms.Event) (elementJSON, error) {
 		return elementJSON{}, fmt.Errorf("linkedin: event %q has no conversion rule: %w", e.Name, platforms.ErrSkip)
 	}
 	if !urnRe.MatchString(urn) {
-		return elementJSON{}, permanent(fmt.Errorf("linkedin: the pixel's rule for %q is not a conversion rule URN", e.Name))
+		return elementJSON{}, adapt.Permanent(fmt.Errorf("linkedin: the pixel's rule for %q is not a conversion rule URN", e.Name))
 	}
 	if len(e.EventID) > maxEventID {
-		return elementJSON{}, permanent(fmt.Errorf("linkedin: eventId longer than %d characters", maxEventID))
+		return elementJSON{}, adapt.Permanent(fmt.Errorf("linkedin: eventId longer than %d characters", maxEventID))
 	}
 	el := elementJSON{Conversion: urn, ConversionHappenedAt: e.Time.UnixMilli(), EventID: e.EventID}
 	if h, ok := normalize.Hash(normalize.Email, e.User.Email, normalize.Rules{}); ok {
@@ -348,7 +349,7 @@ func element(p *platforms.Pixel, e *platforms.Event) (elementJSON, error) {
 		el.User.UserIDs = append(el.User.UserIDs, userIDJSON{IDType: "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", IDValue: id})
 	}
 	if len(el.User.UserIDs) == 0 {
-		return elementJSON{}, permanent(errors.New("linkedin: no user id (needs a valid email or li_fat_id)"))
+		return elementJSON{}, adapt.Permanent(errors.New("linkedin: no user id (needs a valid email or li_fat_id)"))
 	}
 	el.User.UserInfo = userInfo(e.User)
 	v, err := conversionValue(e.Props)
@@ -390,14 +391,14 @@ func conversionValue(props map[string]any) (*valueJSON, error) {
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return nil, permanent(errors.New("linkedin: props.value is not a number"))
+			return nil, adapt.Permanent(errors.New("linkedin: props.value is not a number"))
 		}
 		v = f
 	default:
-		return nil, permanent(errors.New("linkedin: props.value is not a number"))
+		return nil, adapt.Permanent(errors.New("linkedin: props.value is not a number"))
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e12 {
-		return nil, permanent(errors.New("linkedin: props.value out of range"))
+		return nil, adapt.Permanent(errors.New("linkedin: props.value out of range"))
 	}
 	cur, _ := props["currency"].(string)
 	cur = strings.ToUpper(strings.TrimSpace(cur))
@@ -405,7 +406,7 @@ func conversionValue(props map[string]any) (*valueJSON, error) {
 		return nil, nil
 	}
 	if !currencyRe.MatchString(cur) {
-		return nil, permanent(errors.New("linkedin: props.currency is not an ISO 4217 code"))
+		return nil, adapt.Permanent(errors.New("linkedin: props.currency is not an ISO 4217 code"))
 	}
 	return &valueJSON{CurrencyCode: cur, Amount: strconv.FormatFloat(v, 'f', -1, 64)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"github.com/jaraba/pixelgw/platforms/normalize"
 )
 
@@ -46,7 +47,7 @@ type Adapter struct {
 // platforms/httpx one in production); it is copied so that it
 // never follows redirects. cfg must have passed Validate.
 func New(cfg Config, client *http.Client) *Adapter {
-	return &Adapter{cfg: cfg, client: noRedirects(client), now: time.Now}
+	return &Adapter{cfg: cfg, client: adapt.NoRedirects(client), now: time.Now}
 }
 
 // Platform returns "tiktok".
@@ -111,10 +112,10 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 		return fmt.Errorf("tiktok: event %q is not sent to this pixel: %w", e.Name, platforms.ErrSkip)
 	}
 	if now.Sub(e.Time) > MaxAge {
-		return permanent(errors.New("tiktok: event_time is more than 7 days old"))
+		return adapt.Permanent(errors.New("tiktok: event_time is more than 7 days old"))
 	}
 	if e.Time.Sub(now) > MaxAhead {
-		return permanent(errors.New("tiktok: event_time is in the future"))
+		return adapt.Permanent(errors.New("tiktok: event_time is in the future"))
 	}
 	_, err := eventJSONFor(p, e)
 	return err
@@ -124,16 +125,16 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 // (Check was skipped) are reported in a *platforms.BatchError without
 // being sent.
 func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) (platforms.Response, error) {
-	red := newRedactor(p.Credentials)
+	red := adapt.NewRedactor(p.Credentials)
 	token := p.Credentials["access_token"]
 	if token == "" {
-		return platforms.Response{}, authError(errors.New("tiktok: the pixel has no access_token"))
+		return platforms.Response{}, adapt.AuthError(errors.New("tiktok: the pixel has no access_token"))
 	}
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
 	if len(events) > MaxBatch {
-		return platforms.Response{}, permanent(fmt.Errorf("tiktok: %d events in one request, at most %d", len(events), MaxBatch))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: %d events in one request, at most %d", len(events), MaxBatch))
 	}
 	body := requestJSON{EventSource: "web", EventSourceID: p.PixelID, TestEventCode: p.TestEventCode}
 	sent := make([]int, 0, len(events))
@@ -152,27 +153,27 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	}
 	payload, err := json.Marshal(body)
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("tiktok: cannot encode the batch: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: cannot encode the batch: %w", err))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(), bytes.NewReader(payload))
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("tiktok: cannot build the request: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: cannot build the request: %w", err))
 	}
 	req.Header.Set("Access-Token", token)
 	req.Header.Set("Content-Type", "application/json")
 
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return platforms.Response{}, retryable(fmt.Errorf("tiktok: cannot send the request: %w", err), 0)
+		return platforms.Response{}, adapt.Retryable(fmt.Errorf("tiktok: cannot send the request: %w", err), 0)
 	}
-	raw, rerr := readBody(resp.Body)
+	raw, rerr := adapt.ReadBody(resp.Body)
 	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.keep(raw)}
+	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
 	if rerr != nil {
-		return out, retryable(fmt.Errorf("tiktok: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
+		return out, adapt.Retryable(fmt.Errorf("tiktok: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
 	}
 	err = a.classify(resp, raw, red, len(body.Data))
 	return out, remap(err, sent, failed)
@@ -195,12 +196,12 @@ type answer struct {
 
 // classify decides from TikTok's code (errors come inside a 200) and the
 // HTTP status.
-func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor, n int) error {
+func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor, n int) error {
 	st := resp.StatusCode
 	var ans answer
 	parsed := json.Unmarshal(raw, &ans) == nil && ans.Code != nil
 	if parsed {
-		msg := fmt.Errorf("tiktok: HTTP %d code %d: %s", st, *ans.Code, red.quote(ans.Message))
+		msg := fmt.Errorf("tiktok: HTTP %d code %d: %s", st, *ans.Code, red.Quote(ans.Message))
 		switch code := *ans.Code; {
 		case code == CodeOK:
 			if st >= 200 && st < 300 {
@@ -211,50 +212,50 @@ func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor, n int)
 				return a.partial(ans, resp, red, n)
 			}
 		case code == CodeRateLimited:
-			return retryable(msg, retryAfter(resp.Header, a.now()))
+			return adapt.Retryable(msg, adapt.RetryAfter(resp.Header, a.now()))
 		case code == CodeNoPermission || code == codeTokenMissing || code == codeTokenInvalid:
-			return authError(msg)
+			return adapt.AuthError(msg)
 		case code == CodeInvalidParam:
-			return permanent(msg)
+			return adapt.Permanent(msg)
 		case code >= 50000 && code < 60000: // TikTok-side errors
-			return retryable(msg, retryAfter(resp.Header, a.now()))
+			return adapt.Retryable(msg, adapt.RetryAfter(resp.Header, a.now()))
 		default:
 			if st >= 200 && st < 300 {
-				return permanent(msg)
+				return adapt.Permanent(msg)
 			}
 		}
 	}
 	switch {
 	case st >= 200 && st < 300:
 		// A 2xx without TikTok's envelope (a proxy page?): unknown outcome.
-		return retryable(fmt.Errorf("tiktok: HTTP %d without a result code", st), 0)
+		return adapt.Retryable(fmt.Errorf("tiktok: HTTP %d without a result code", st), 0)
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return authError(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
+		return adapt.AuthError(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
 	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		return retryable(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)), retryAfter(resp.Header, a.now()))
+		return adapt.Retryable(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)), adapt.RetryAfter(resp.Header, a.now()))
 	case st >= 300 && st < 400:
-		return permanent(fmt.Errorf("tiktok: HTTP %d: unexpected redirect (not followed)", st))
+		return adapt.Permanent(fmt.Errorf("tiktok: HTTP %d: unexpected redirect (not followed)", st))
 	default:
-		return permanent(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
+		return adapt.Permanent(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
 	}
 }
 
 // partial reads a partial success: the failed events' own codes classify
 // them; the others were accepted.
-func (a *Adapter) partial(ans answer, resp *http.Response, red redactor, n int) error {
+func (a *Adapter) partial(ans answer, resp *http.Response, red adapt.Redactor, n int) error {
 	errs := map[int]error{}
 	for _, f := range ans.Data.FailedEvents {
 		if f.Index < 0 || f.Index >= n {
 			continue
 		}
-		err := fmt.Errorf("tiktok: event rejected, code %d: %s", f.Code, red.quote(f.Message))
+		err := fmt.Errorf("tiktok: event rejected, code %d: %s", f.Code, red.Quote(f.Message))
 		switch {
 		case f.Code == CodeRateLimited || (f.Code >= 50000 && f.Code < 60000):
-			errs[f.Index] = retryable(err, retryAfter(resp.Header, a.now()))
+			errs[f.Index] = adapt.Retryable(err, adapt.RetryAfter(resp.Header, a.now()))
 		case f.Code == CodeNoPermission || f.Code == codeTokenMissing || f.Code == codeTokenInvalid:
-			errs[f.Index] = authError(err)
+			errs[f.Index] = adapt.AuthError(err)
 		default:
-			errs[f.Index] = permanent(err)
+			errs[f.Index] = adapt.Permanent(err)
 		}
 	}
 	if len(errs) == 0 {
@@ -263,11 +264,11 @@ func (a *Adapter) partial(ans answer, resp *http.Response, red redactor, n int) 
 	return &platforms.BatchError{Errs: errs}
 }
 
-func detail(ans answer, parsed bool, red redactor) string {
+func detail(ans answer, parsed bool, red adapt.Redactor) string {
 	if !parsed {
 		return ""
 	}
-	return fmt.Sprintf(" code %d: %s", *ans.Code, red.quote(ans.Message))
+	return fmt.Sprintf(" code %d: %s", *ans.Code, red.Quote(ans.Message))
 }
 
 // remap turns a result for the sent events into one indexed by the
@@ -355,10 +356,10 @@ func eventJSONFor(p *platforms.Pixel, e *platforms.Event) (eventJSON, error) {
 		return eventJSON{}, fmt.Errorf("tiktok: event %q is not sent to this pixel: %w", e.Name, platforms.ErrSkip)
 	}
 	if strings.TrimSpace(e.URL) == "" {
-		return eventJSON{}, permanent(errors.New("tiktok: page.url is required for web events"))
+		return eventJSON{}, adapt.Permanent(errors.New("tiktok: page.url is required for web events"))
 	}
 	if e.Time.IsZero() {
-		return eventJSON{}, permanent(errors.New("tiktok: event_time missing"))
+		return eventJSON{}, adapt.Permanent(errors.New("tiktok: event_time missing"))
 	}
 	ev := eventJSON{
 		Event: name, EventTime: e.Time.Unix(), EventID: e.EventID,
@@ -402,17 +403,17 @@ func properties(props map[string]any) (*propertiesJSON, error) {
 		return nil, nil
 	}
 	var out propertiesJSON
-	v, ok, err := number(props, "value")
+	v, ok, err := adapt.Number(props, "value")
 	if err != nil || (ok && (v < 0 || v > 1e12)) {
-		return nil, permanent(errors.New("tiktok: props.value is not a sane number"))
+		return nil, adapt.Permanent(errors.New("tiktok: props.value is not a sane number"))
 	}
 	if ok {
 		out.Value = &v
 	}
-	if out.Currency, err = currency(props); err != nil {
-		return nil, permanent(fmt.Errorf("tiktok: %w", err))
+	if out.Currency, err = adapt.Currency(props); err != nil {
+		return nil, adapt.Permanent(fmt.Errorf("tiktok: %w", err))
 	}
-	for _, it := range items(props) {
+	for _, it := range adapt.Items(props) {
 		c := contentJSON{ContentID: it.ID, ContentName: it.Name, Quantity: it.Quantity}
 		if it.HasPrice {
 			c.Price = &it.Price
@@ -421,13 +422,13 @@ func properties(props map[string]any) (*propertiesJSON, error) {
 	}
 	if len(out.Contents) > 0 {
 		out.ContentType = "product"
-		if ct := text(props, "content_type"); ct == "product" || ct == "product_group" {
+		if ct := adapt.Text(props, "content_type"); ct == "product" || ct == "product_group" {
 			out.ContentType = ct
 		}
 	}
-	out.OrderID = text(props, "order_id")
+	out.OrderID = adapt.Text(props, "order_id")
 	for _, k := range []string{"query", "search_string", "search_term"} {
-		if q := text(props, k); q != "" {
+		if q := adapt.Text(props, k); q != "" {
 			out.Query = q
 			break
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"github.com/jaraba/pixelgw/platforms/normalize"
 )
 
@@ -36,7 +37,7 @@ type Adapter struct {
 // platforms/httpx one in production); it is copied so that it
 // never follows redirects. cfg must have passed Validate.
 func New(cfg Config, client *http.Client) *Adapter {
-	return &Adapter{cfg: cfg, client: noRedirects(client), now: time.Now, nonce: newNonce}
+	return &Adapter{cfg: cfg, client: adapt.NoRedirects(client), now: time.Now, nonce: newNonce}
 }
 
 // Platform returns "twitter" (the store's name for X).
@@ -72,11 +73,11 @@ func (a *Adapter) auth(req *http.Request, creds map[string]string) error {
 	o := OAuth1{ConsumerKey: creds["consumer_key"], ConsumerSecret: creds["consumer_secret"],
 		Token: creds["access_token"], TokenSecret: creds["access_token_secret"]}
 	if o.ConsumerKey == "" || o.ConsumerSecret == "" || o.Token == "" || o.TokenSecret == "" {
-		return authError(errors.New("x: the pixel has neither pixel_token nor the four OAuth 1.0a keys"))
+		return adapt.AuthError(errors.New("x: the pixel has neither pixel_token nor the four OAuth 1.0a keys"))
 	}
 	h, err := o.Header(req.Method, req.URL.String(), nil, a.nonce(), a.now().Unix())
 	if err != nil {
-		return permanent(fmt.Errorf("x: cannot sign the request: %w", err))
+		return adapt.Permanent(fmt.Errorf("x: cannot sign the request: %w", err))
 	}
 	req.Header.Set("Authorization", h)
 	return nil
@@ -86,12 +87,12 @@ func (a *Adapter) auth(req *http.Request, creds map[string]string) error {
 // (Check was skipped) are reported in a *platforms.BatchError without
 // being sent.
 func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) (platforms.Response, error) {
-	red := newRedactor(p.Credentials)
+	red := adapt.NewRedactor(p.Credentials)
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
 	if len(events) > MaxBatch {
-		return platforms.Response{}, permanent(fmt.Errorf("x: %d events in one request, at most %d", len(events), MaxBatch))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: %d events in one request, at most %d", len(events), MaxBatch))
 	}
 	var body requestJSON
 	sent := make([]int, 0, len(events))
@@ -110,14 +111,14 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	}
 	payload, err := json.Marshal(body)
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("x: cannot encode the batch: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: cannot encode the batch: %w", err))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(p.PixelID), bytes.NewReader(payload))
 	if err != nil {
-		return platforms.Response{}, permanent(fmt.Errorf("x: cannot build the request: %w", err))
+		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: cannot build the request: %w", err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if err := a.auth(req, p.Credentials); err != nil {
@@ -126,35 +127,35 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return platforms.Response{}, retryable(fmt.Errorf("x: cannot send the request: %w", err), 0)
+		return platforms.Response{}, adapt.Retryable(fmt.Errorf("x: cannot send the request: %w", err), 0)
 	}
-	raw, rerr := readBody(resp.Body)
+	raw, rerr := adapt.ReadBody(resp.Body)
 	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.keep(raw)}
+	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
 	if rerr != nil {
-		return out, retryable(fmt.Errorf("x: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
+		return out, adapt.Retryable(fmt.Errorf("x: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
 	}
 	return out, remap(a.classify(resp, raw, red), sent, failed)
 }
 
 // classify decides from the HTTP status (X reports errors only there).
-func (a *Adapter) classify(resp *http.Response, raw []byte, red redactor) error {
+func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor) error {
 	st := resp.StatusCode
 	switch {
 	case st >= 200 && st < 300:
 		return nil
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return authError(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
+		return adapt.AuthError(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
 	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		after := retryAfter(resp.Header, a.now())
+		after := adapt.RetryAfter(resp.Header, a.now())
 		if after == 0 && st == http.StatusTooManyRequests {
 			after = rateLimitReset(resp.Header, a.now())
 		}
-		return retryable(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)), after)
+		return adapt.Retryable(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)), after)
 	case st >= 300 && st < 400:
-		return permanent(fmt.Errorf("x: HTTP %d: unexpected redirect (not followed)", st))
+		return adapt.Permanent(fmt.Errorf("x: HTTP %d: unexpected redirect (not followed)", st))
 	default:
-		return permanent(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
+		return adapt.Permanent(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
 	}
 }
 
@@ -174,7 +175,7 @@ func rateLimitReset(h http.Header, now time.Time) time.Duration {
 
 // errorDetail quotes the Ads API error envelope
 // {"errors":[{"code","message"}]} (UNCONFIRMED shape).
-func errorDetail(raw []byte, red redactor) string {
+func errorDetail(raw []byte, red adapt.Redactor) string {
 	var body struct {
 		Errors []struct {
 			Code    string `json:"code"`
@@ -188,7 +189,7 @@ func errorDetail(raw []byte, red redactor) string {
 		return ": non-JSON answer"
 	}
 	e := body.Errors[0]
-	return ": " + e.Code + " " + red.quote(e.Message)
+	return ": " + e.Code + " " + red.Quote(e.Message)
 }
 
 // remap turns a result for the sent events into one indexed by the
@@ -246,10 +247,10 @@ func conversion(p *platforms.Pixel, e *platforms.Event) (conversionJSON, error) 
 		return conversionJSON{}, fmt.Errorf("x: event %q has no event tag: %w", e.Name, platforms.ErrSkip)
 	}
 	if !tagRe.MatchString(tag) {
-		return conversionJSON{}, permanent(fmt.Errorf("x: the pixel's tag for %q is not an event tag id", e.Name))
+		return conversionJSON{}, adapt.Permanent(fmt.Errorf("x: the pixel's tag for %q is not an event tag id", e.Name))
 	}
 	if e.Time.IsZero() {
-		return conversionJSON{}, permanent(errors.New("x: conversion_time missing"))
+		return conversionJSON{}, adapt.Permanent(errors.New("x: conversion_time missing"))
 	}
 	c := conversionJSON{
 		ConversionTime: e.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
@@ -266,7 +267,7 @@ func conversion(p *platforms.Pixel, e *platforms.Event) (conversionJSON, error) 
 		c.Identifiers = append(c.Identifiers, map[string]any{"hashed_phone_number": h})
 	}
 	if len(c.Identifiers) == 0 {
-		return conversionJSON{}, permanent(errors.New("x: no identifier (needs twclid, a valid email or a valid phone)"))
+		return conversionJSON{}, adapt.Permanent(errors.New("x: no identifier (needs twclid, a valid email or a valid phone)"))
 	}
 	// ip_address and user_agent only accompany another identifier.
 	if e.ClientIP != "" && e.UserAgent != "" {
@@ -282,18 +283,18 @@ func props(c *conversionJSON, p map[string]any) error {
 	if len(p) == 0 {
 		return nil
 	}
-	v, ok, err := number(p, "value")
+	v, ok, err := adapt.Number(p, "value")
 	if err != nil || (ok && (v < 0 || v > 1e12)) {
-		return permanent(errors.New("x: props.value is not a sane number"))
+		return adapt.Permanent(errors.New("x: props.value is not a sane number"))
 	}
 	if ok {
 		c.Value = &v
 	}
-	if c.PriceCurrency, err = currency(p); err != nil {
-		return permanent(fmt.Errorf("x: %w", err))
+	if c.PriceCurrency, err = adapt.Currency(p); err != nil {
+		return adapt.Permanent(fmt.Errorf("x: %w", err))
 	}
 	total := 0
-	for _, it := range items(p) {
+	for _, it := range adapt.Items(p) {
 		ct := contentJSON{ContentID: it.ID, ContentName: it.Name, NumItems: it.Quantity}
 		if it.HasPrice {
 			ct.ContentPrice = &it.Price
@@ -301,13 +302,13 @@ func props(c *conversionJSON, p map[string]any) error {
 		total += it.Quantity
 		c.Contents = append(c.Contents, ct)
 	}
-	if n, ok, err := number(p, "num_items"); err == nil && ok && n >= 1 && n <= 1e6 {
+	if n, ok, err := adapt.Number(p, "num_items"); err == nil && ok && n >= 1 && n <= 1e6 {
 		c.NumberItems = int(n)
 	} else if total > 0 {
 		c.NumberItems = total
 	}
 	for _, k := range []string{"search_string", "query", "search_term"} {
-		if s := text(p, k); s != "" {
+		if s := adapt.Text(p, k); s != "" {
 			c.SearchString = s
 			break
 		}

@@ -1,4 +1,4 @@
-package tiktok
+package adapt
 
 import (
 	"errors"
@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-var errNotNumber = errors.New("not a number")
+var ErrNotNumber = errors.New("not a number")
 
-// number reads a numeric prop (a JSON number or a numeric string); ok is
+// Number reads a numeric prop (a JSON number or a numeric string); ok is
 // false when absent. A present value that is not a finite number is an
 // error.
-func number(props map[string]any, key string) (float64, bool, error) {
+func Number(props map[string]any, key string) (float64, bool, error) {
 	raw, ok := props[key]
 	if !ok || raw == nil {
 		return 0, false, nil
@@ -29,20 +29,20 @@ func number(props map[string]any, key string) (float64, bool, error) {
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return 0, false, errNotNumber
+			return 0, false, ErrNotNumber
 		}
 		v = f
 	default:
-		return 0, false, errNotNumber
+		return 0, false, ErrNotNumber
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false, errNotNumber
+		return 0, false, ErrNotNumber
 	}
 	return v, true, nil
 }
 
-// text reads a string prop (numbers are formatted).
-func text(m map[string]any, key string) string {
+// Text reads a string prop (numbers are formatted).
+func Text(m map[string]any, key string) string {
 	switch x := m[key].(type) {
 	case string:
 		return strings.TrimSpace(x)
@@ -54,8 +54,8 @@ func text(m map[string]any, key string) string {
 
 var currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 
-// currency reads props.currency, uppercased; "" when absent.
-func currency(props map[string]any) (string, error) {
+// Currency reads props.currency, uppercased; "" when absent.
+func Currency(props map[string]any) (string, error) {
 	c, _ := props["currency"].(string)
 	c = strings.ToUpper(strings.TrimSpace(c))
 	if c != "" && !currencyRe.MatchString(c) {
@@ -64,10 +64,10 @@ func currency(props map[string]any) (string, error) {
 	return c, nil
 }
 
-// item is one product line, read from Meta-style contents
+// Item is one product line, read from Meta-style contents
 // ({id, quantity, item_price, title}), GA4-style items ({item_id,
 // item_name, price, quantity}) or content_ids.
-type item struct {
+type Item struct {
 	ID       string
 	Name     string
 	Price    float64
@@ -75,31 +75,31 @@ type item struct {
 	Quantity int
 }
 
-// maxItems bounds the product lines sent per event.
-const maxItems = 100
+// MaxItems bounds the product lines sent per event.
+const MaxItems = 100
 
-func items(props map[string]any) []item {
-	var out []item
+func Items(props map[string]any) []Item {
+	var out []Item
 	add := func(list any, id, name, price string) {
 		arr, _ := list.([]any)
 		for _, v := range arr {
-			if len(out) == maxItems {
+			if len(out) == MaxItems {
 				return
 			}
 			switch x := v.(type) {
 			case string:
 				if s := strings.TrimSpace(x); s != "" {
-					out = append(out, item{ID: s})
+					out = append(out, Item{ID: s})
 				}
 			case map[string]any:
-				it := item{ID: text(x, id), Name: text(x, name)}
+				it := Item{ID: Text(x, id), Name: Text(x, name)}
 				if it.Name == "" {
-					it.Name = text(x, "name")
+					it.Name = Text(x, "name")
 				}
-				if p, ok, err := number(x, price); err == nil && ok && p >= 0 {
+				if p, ok, err := Number(x, price); err == nil && ok && p >= 0 {
 					it.Price, it.HasPrice = p, true
 				}
-				if q, ok, err := number(x, "quantity"); err == nil && ok && q >= 1 && q <= 1e6 {
+				if q, ok, err := Number(x, "quantity"); err == nil && ok && q >= 1 && q <= 1e6 {
 					it.Quantity = int(q)
 				}
 				if it.ID != "" {
