@@ -57,7 +57,7 @@ func newFixture(t *testing.T, mutate func(*proxy.Config)) *fixture {
 
 	mk := func(slug, site, edgeHost string) {
 		tn, err := api.CreateTenant(ctx, admin.TenantInput{Slug: slug, Name: slug, Settings: store.TenantSettings{
-			PolicyVersion: "2", Sites: []string{site}, Languages: []string{"en", "es", "pt"}, SPAHistory: slug == "shop",
+			PolicyVersion: "2", Sites: []string{site}, Languages: []string{"en", "es", "pt"}, SPAHistory: slug == "shop", ReopenLink: slug == "shop",
 		}})
 		require.NoError(t, err)
 		_, err = api.AddDomain(ctx, tn.ID, admin.DomainInput{Hostname: edgeHost})
@@ -211,6 +211,7 @@ func TestLoaderServedPerTenant(t *testing.T) {
 	plain := f.do(t, "GET", "t.shop.example", f.shop.LoaderPath, "")
 	require.Contains(t, plain.body, f.shop.CollectPath)
 	require.Contains(t, plain.body, `spa:!0`, "the tenant's SPA setting reaches its loader")
+	require.Contains(t, plain.body, `rl:!0`, "and its reopen-link setting")
 	require.NotContains(t, plain.body, f.other.CollectPath)
 }
 

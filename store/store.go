@@ -88,6 +88,9 @@ type TenantSettings struct {
 	// SPAHistory makes the loader send a page_view on every history change
 	// (single-page applications).
 	SPAHistory bool `json:"spa_history,omitempty"`
+	// ReopenLink shows a small floating link that reopens the consent
+	// banner (pages can also call pgw('consent','show')).
+	ReopenLink bool `json:"reopen_link,omitempty"`
 
 	// Sites are the tenant's own origins (https://www.tenant.com) allowed to
 	// send beacons, in addition to each pixel's domains.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jaraba/pixelgw/store"
 )
@@ -33,10 +34,15 @@ type LoaderConfig struct {
 	// es, en and pt have built-in texts; another language needs every text
 	// key in Texts.
 	Languages []string
-	// Texts override the built-in banner texts: language -> key -> text,
-	// keys title, body, accept, reject, privacy (the link's text). Other
-	// keys and languages are ignored (not shipped), so settings may already
-	// hold texts for the consent issue's full banner.
+	// Texts override the built-in banner texts, key by key: language ->
+	// key -> text (plain text, at most 2000 characters; a newline breaks
+	// the line). Keys: title, body, accept ("Accept all"), reject ("Reject
+	// all"), customize (opens the toggles), save ("Save choices"),
+	// analytics, marketing, functional (the toggles' names) and
+	// analytics_desc, marketing_desc, functional_desc (a line under each),
+	// privacy (the policy link's text), reopen (the floating link's text).
+	// An empty text keeps the built-in one. Other keys and languages are
+	// ignored (not shipped).
 	Texts map[string]map[string]string
 	// Colors override the banner colours: keys background, text, button,
 	// button_text (others are ignored); values #rgb,
@@ -47,6 +53,12 @@ type LoaderConfig struct {
 	PrivacyURL string
 	// SPA fires a page_view on every history change.
 	SPA bool
+	// ReopenLink puts a small floating "privacy settings" button in the
+	// bottom-left corner once the visitor has decided, which reopens the
+	// banner (as pgw('consent', 'show') does). Off by default: most sites
+	// link to pgw('consent', 'show') from their footer instead. No tenant
+	// setting maps to it yet (store.TenantSettings has no field for it).
+	ReopenLink bool
 	// Platforms are the platforms of the tenant's active pixels (meta,
 	// google, linkedin, tiktok, twitter): with analytics consent alone the
 	// loader sends only when google is among them; with none it sends
@@ -54,8 +66,16 @@ type LoaderConfig struct {
 	Platforms []string
 }
 
-// textKeys are the banner text keys.
-var textKeys = [...]string{"title", "body", "accept", "reject", "privacy"}
+// textKeys are the banner text keys (LoaderConfig.Texts).
+var textKeys = [...]string{
+	"title", "body", "accept", "reject", "customize", "save",
+	"analytics", "analytics_desc", "marketing", "marketing_desc", "functional", "functional_desc",
+	"privacy", "reopen",
+}
+
+// maxTextRunes is the longest text, in characters: what the admin API
+// accepts (settings.banner_texts), so a stored text never fails a build.
+const maxTextRunes = 2000
 
 // colorKeys are the banner colour keys.
 var colorKeys = [...]string{"background", "text", "button", "button_text"}
@@ -70,29 +90,57 @@ func defaultColors() map[string]string {
 	}
 }
 
-// defaultTexts are the built-in banner texts.
+// defaultTexts are the built-in banner texts (every key of textKeys in
+// es, en and pt).
 func defaultTexts() map[string]map[string]string {
 	return map[string]map[string]string{
 		"en": {
-			"title":   "Your privacy",
-			"body":    "We use cookies to measure visits and, with your permission, to show you relevant ads.",
-			"accept":  "Accept all",
-			"reject":  "Reject all",
-			"privacy": "Privacy policy",
+			"title":           "Your privacy",
+			"body":            "We use cookies to measure visits and, with your permission, to show you relevant ads. You can change your choice at any time.",
+			"accept":          "Accept all",
+			"reject":          "Reject all",
+			"customize":       "Customize",
+			"save":            "Save choices",
+			"analytics":       "Analytics",
+			"analytics_desc":  "Measure visits and how the site is used.",
+			"marketing":       "Marketing",
+			"marketing_desc":  "Share visits and purchases with advertising platforms to measure and personalise ads.",
+			"functional":      "Functional",
+			"functional_desc": "Remember your preferences and enable extra features.",
+			"privacy":         "Privacy policy",
+			"reopen":          "Privacy settings",
 		},
 		"es": {
-			"title":   "Tu privacidad",
-			"body":    "Usamos cookies para medir las visitas y, con tu permiso, mostrarte anuncios relevantes.",
-			"accept":  "Aceptar todo",
-			"reject":  "Rechazar todo",
-			"privacy": "Política de privacidad",
+			"title":           "Tu privacidad",
+			"body":            "Usamos cookies para medir las visitas y, con tu permiso, mostrarte anuncios relevantes. Puedes cambiar tu elección cuando quieras.",
+			"accept":          "Aceptar todo",
+			"reject":          "Rechazar todo",
+			"customize":       "Personalizar",
+			"save":            "Guardar selección",
+			"analytics":       "Analítica",
+			"analytics_desc":  "Medir las visitas y cómo se usa el sitio.",
+			"marketing":       "Marketing",
+			"marketing_desc":  "Compartir visitas y compras con plataformas publicitarias para medir y personalizar anuncios.",
+			"functional":      "Funcionalidad",
+			"functional_desc": "Recordar tus preferencias y activar funciones adicionales.",
+			"privacy":         "Política de privacidad",
+			"reopen":          "Configuración de privacidad",
 		},
 		"pt": {
-			"title":   "A sua privacidade",
-			"body":    "Usamos cookies para medir as visitas e, com a sua permissão, mostrar-lhe anúncios relevantes.",
-			"accept":  "Aceitar tudo",
-			"reject":  "Rejeitar tudo",
-			"privacy": "Política de privacidade",
+			"title":           "A sua privacidade",
+			"body":            "Usamos cookies para medir as visitas e, com a sua permissão, mostrar-lhe anúncios relevantes. Pode alterar a sua escolha a qualquer momento.",
+			"accept":          "Aceitar tudo",
+			"reject":          "Rejeitar tudo",
+			"customize":       "Personalizar",
+			"save":            "Guardar escolhas",
+			"analytics":       "Análise",
+			"analytics_desc":  "Medir as visitas e a utilização do site.",
+			"marketing":       "Marketing",
+			"marketing_desc":  "Partilhar visitas e compras com plataformas de publicidade para medir e personalizar anúncios.",
+			"functional":      "Funcionalidade",
+			"functional_desc": "Lembrar as suas preferências e ativar funcionalidades adicionais.",
+			"privacy":         "Política de privacidade",
+			"reopen":          "Definições de privacidade",
 		},
 	}
 }
@@ -155,6 +203,7 @@ func FromSettings(s store.TenantSettings, platforms []string) LoaderConfig {
 		Texts:           s.BannerTexts,
 		Colors:          s.BannerColors,
 		PrivacyURL:      s.PrivacyURL,
+		ReopenLink:      s.ReopenLink,
 		Platforms:       platforms,
 	}
 	for _, p := range s.PreviousPaths {
@@ -177,6 +226,7 @@ type script struct {
 	Colors      scriptColors                 `json:"col"`
 	Privacy     string                       `json:"pu,omitempty"`
 	SPA         bool                         `json:"spa,omitempty"`
+	ReopenLink  bool                         `json:"rl,omitempty"`
 	Platforms   []string                     `json:"px"`
 }
 
@@ -249,8 +299,8 @@ func (c LoaderConfig) resolve() (script, error) {
 			if !ok {
 				return s, invalid("texts."+l+"."+k, "missing (no built-in text for %q)", l)
 			}
-			if len(v) > 1000 {
-				return s, invalid("texts."+l+"."+k, "at most 1000 bytes")
+			if utf8.RuneCountInString(v) > maxTextRunes {
+				return s, invalid("texts."+l+"."+k, "at most %d characters", maxTextRunes)
 			}
 			t[k] = v
 		}
@@ -276,6 +326,7 @@ func (c LoaderConfig) resolve() (script, error) {
 		s.Privacy = c.PrivacyURL
 	}
 	s.SPA = c.SPA
+	s.ReopenLink = c.ReopenLink
 
 	s.Platforms = []string{}
 	for i, p := range c.Platforms {

@@ -87,13 +87,51 @@
 //
 // # Banner
 //
-// js/loader.js marks the BANNER HOOK: showBanner/hideBanner, which the
-// consent issue replaces with the full banner. The placeholder is a fixed
-// bottom bar (no layout shift), role=dialog labelled by its title, with
-// "accept all" and "reject all" buttons styled alike, the privacy link, and
-// the tenant's colours and texts. Its language is the page's lang if the
-// tenant configured it, else the browser's language, else the tenant's
-// default (so a visitor reads the language of the page in front of them).
+// Without a decision for the current policy version (no jaraba_consent
+// cookie, or one of another version) the loader opens the banner; so does
+// pgw('consent', 'show') at any time, with the current decision ticked.
+//
+//   - Where: a <div> appended to <body> holding an open shadow root, so the
+//     page's CSS cannot restyle the banner and the banner's CSS cannot leak
+//     into the page. Inside, the dialog (id pgw-banner) is position:fixed at
+//     the bottom of the viewport, at most 640 px wide: nothing on the page
+//     moves (no layout shift). There is no backdrop: the page stays
+//     readable and clickable, and nothing is sent until a choice is made.
+//   - What: the title, the body text with the privacy-policy link
+//     (PrivacyURL, new tab), and the buttons "Accept all", "Reject all" —
+//     the same element with the same class, side by side at the same
+//     width: equally prominent — and "Customize", which reveals three
+//     toggles (analytics, marketing, functional, each with a one-line
+//     description; unticked on a first visit, none forced on) and
+//     replaces itself with "Save choices". Accept all posts the three
+//     categories true, reject all false, save the toggles as they are.
+//   - Colours: the tenant's background, text, button and button_text
+//     (CSS custom properties on the shadow host); the focus ring uses the
+//     text colour.
+//   - Accessibility: role="dialog", aria-modal="true", aria-labelledby the
+//     title, aria-describedby the body; native buttons, checkboxes (inside
+//     their labels) and link, so Enter and Space work. On open the focus
+//     goes to the dialog itself (tabindex -1: no button is preselected).
+//     While it is open, Tab and Shift+Tab wrap inside it (last → first,
+//     first → last), and a Tab pressed while the focus is elsewhere (the
+//     visitor clicked the page) brings it back in. Escape does nothing on
+//     purpose: the banner closes only with a choice (a dismissal would be
+//     neither a consent nor a refusal, and the banner would be back on the
+//     next page). On close the focus goes back where it was.
+//   - Motion: a short slide-in, only under prefers-reduced-motion:
+//     no-preference (none at all when the visitor asks for reduced motion).
+//   - Reopen: pgw('consent', 'show') (e.g. a "cookie settings" link in the
+//     site's footer), and, with LoaderConfig.ReopenLink, a small floating
+//     button in the bottom-left corner shown once the visitor has decided.
+//
+// Language: the first of the page's language (<html lang>), the browser's
+// (navigator.language) and the tenant's default that is among the
+// tenant's languages, compared on the primary subtag (pt-BR is pt). So a
+// visitor reads the language of the page in front of him; the browser's
+// language only counts when the page's is not one the tenant configured,
+// and the default when neither is. Built-in texts exist for es, en and pt;
+// LoaderConfig.Texts overrides any key of any language (LoaderConfig.Texts
+// lists the keys).
 //
 // # Paths
 //

@@ -54,8 +54,7 @@ func build(t testing.TB) *tag.Asset {
 
 // TestLoaderSize is the budget of the edge issue: the real loader of a
 // tenant with 5 pixels and 3 languages is at most 8 KB brotli, the consent
-// banner included. The consent issue's full banner needs room: aim at
-// 5 KB before it.
+// banner (three languages of texts, toggles, CSS) included.
 func TestLoaderSize(t *testing.T) {
 	t.Parallel()
 	raw, gz, br := build(t).Sizes()
@@ -98,7 +97,7 @@ func TestBuildInvalid(t *testing.T) {
 		{"bad language", func(c *tag.LoaderConfig) { c.Languages = []string{"EN"}; c.DefaultLanguage = "" }, "languages[0]"},
 		{"color value", func(c *tag.LoaderConfig) { c.Colors = map[string]string{"text": "red;position:absolute"} }, "colors.text"},
 		{"long text", func(c *tag.LoaderConfig) {
-			c.Texts = map[string]map[string]string{"en": {"body": strings.Repeat("x", 1001)}}
+			c.Texts = map[string]map[string]string{"en": {"body": strings.Repeat("é", 2001)}}
 		}, "texts.en.body"},
 		{"privacy scheme", func(c *tag.LoaderConfig) { c.PrivacyURL = "javascript:alert(1)" }, "privacy_url"},
 		{"platform", func(c *tag.LoaderConfig) { c.Platforms = []string{"snap"} }, "platforms[0]"},
@@ -132,6 +131,58 @@ func TestBuildDefaults(t *testing.T) {
 	require.NotContains(t, s, "Tu privacidad", "only configured languages ship")
 	require.Contains(t, s, `"1"`, "default policy version")
 	require.NotContains(t, s, configPlaceholder)
+	require.NotContains(t, s, `"rl"`, "no reopen link by default")
+}
+
+// TestBuildTexts: every key has a built-in text in es, en and pt; a
+// tenant overrides one key of one language (an empty override keeps the
+// built-in text); a text of 2000 characters, what the admin API accepts,
+// builds.
+func TestBuildTexts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		texts     map[string]map[string]string
+		has, hasn []string
+	}{
+		{"built-in", nil, []string{`"Accept all"`, `"Aceptar todo"`, `"Aceitar tudo"`, `"Save choices"`, `"Guardar selección"`, `"Guardar escolhas"`, `functional_desc:`, `"Definições de privacidade"`}, nil},
+		{"override", map[string]map[string]string{"pt": {"accept": "Zzaceitar", "title": ""}}, []string{`"Zzaceitar"`, `"A sua privacidade"`, `"Aceptar todo"`}, []string{`"Aceitar tudo"`}},
+		{"long", map[string]map[string]string{"en": {"body": strings.Repeat("é", 2000)}}, []string{strings.Repeat("é", 2000)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := shopConfig()
+			c.Texts = tt.texts
+			a, err := tag.Build(c)
+			require.NoError(t, err)
+			s := string(a.Script())
+			for _, x := range tt.has {
+				require.Contains(t, s, x)
+			}
+			for _, x := range tt.hasn {
+				require.NotContains(t, s, x)
+			}
+		})
+	}
+}
+
+// TestBannerMarkup pins what the node harness cannot see: the banner's
+// CSS animates only without a reduced-motion preference, is fixed (no
+// layout shift) and lives in a shadow root; the tenant's colours ship.
+func TestBannerMarkup(t *testing.T) {
+	t.Parallel()
+	s := string(build(t).Script())
+	i := strings.Index(s, "@media (prefers-reduced-motion:no-preference){#pgw-banner{animation:")
+	require.Positive(t, i, "the animation is behind prefers-reduced-motion: no-preference")
+	require.Equal(t, 1, strings.Count(s, "animation"), "no other animation")
+	require.Contains(t, s, "position:fixed")
+	require.Contains(t, s, "attachShadow")
+	require.Contains(t, s, `"aria-modal","true"`)
+	require.Contains(t, s, `"role","dialog"`)
+	for _, c := range []string{`bg:"#0b1f33"`, `fg:"#ffffff"`, `btn:"#ffcc00"`, `btnfg:"#000"`} {
+		require.Contains(t, s, c)
+	}
 }
 
 const configPlaceholder = "__PGW_CONFIG__"
@@ -294,12 +345,25 @@ func TestLoaderInNode(t *testing.T) {
 	t.Parallel()
 	n := node(t)
 	file := writeLoader(t, build(t))
+	rc := shopConfig()
+	rc.ReopenLink = true
+	ra, err := tag.Build(rc)
+	require.NoError(t, err)
+	reopen := writeLoader(t, ra)
 	parser, err := collect.NewParser(collect.DefaultLimits())
 	require.NoError(t, err)
-	for _, sc := range []string{"consent", "reject", "analytics", "cookie", "oldpolicy", "retry", "solo", "split", "spa", "nofetch", "prefix", "lang", "ids"} {
+	for _, sc := range []string{
+		"consent", "reject", "analytics", "cookie", "oldpolicy", "retry", "solo", "split", "spa", "nofetch", "prefix", "ids",
+		// the banner
+		"lang", "langnav", "langdefault", "accept", "rejectbtn", "granular", "granular2", "keyboard", "reopenlink",
+	} {
 		t.Run(sc, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(n, "testdata/harness.js", file, sc)
+			f := file
+			if sc == "reopenlink" {
+				f = reopen
+			}
+			cmd := exec.Command(n, "testdata/harness.js", f, sc)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()

@@ -428,75 +428,195 @@
     if (d.visibilityState == 'hidden' && ready && queue.length) send(1);
   });
 
-  // ==== BANNER HOOK ====================================================
-  // The consent issue replaces showBanner/hideBanner with the full banner
-  // (granular choices, reopen link). This placeholder is minimal but
-  // complete: accessible, both choices equally prominent, tenant colours
-  // and texts, fixed position (no layout shift).
+  // ==== BANNER ========================================================
+  // (Documented in proxy/tag/doc.go, "Banner".) A modal dialog in a
+  // shadow root (the page's CSS cannot restyle it, ours cannot leak), fixed at the bottom of the viewport (no layout shift), in
+  // the tenant's colours and texts. "Accept all" and "Reject all" are the
+  // same element with the same class (equally prominent); "Customize" opens
+  // the three toggles (analytics, marketing, functional: all choices, none
+  // pre-ticked on a first visit, the current decision when reopened) and
+  // "Save choices". Keyboard: native buttons, checkboxes and link; initial
+  // focus on the dialog itself (no choice preselected); Tab and Shift+Tab
+  // wrap inside the dialog, and a Tab pressed while focus is outside brings
+  // it back in; Escape does nothing: the dialog closes only with a choice.
+  // The slide-in runs only under prefers-reduced-motion: no-preference.
 
-  // lang: the page's language, else the browser's, else the tenant's
-  // default, among the languages the tenant configured.
+  var CATS = ['analytics', 'marketing', 'functional'];
+  var CSS =
+    ':host{all:initial}' +
+    '#pgw-banner,.r{position:fixed;z-index:2147483647;box-sizing:border-box;font:14px/1.45 system-ui,sans-serif;background:var(--b);color:var(--f);box-shadow:0 0 12px #0006}' +
+    '#pgw-banner{left:0;right:0;bottom:0;margin:0 auto;max-width:640px;max-height:100vh;overflow:auto;padding:16px 20px;border-radius:8px 8px 0 0}' +
+    'h2{font-size:16px;margin:0 0 6px}p{margin:0 0 8px;white-space:pre-line}a{color:inherit}' +
+    'label{display:flex;gap:10px;padding:6px 0;cursor:pointer}input{accent-color:var(--k);width:18px;height:18px;margin:1px 0 0;flex:none}small{display:block;opacity:.85}' +
+    '.b{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}button{font:inherit;cursor:pointer;border-radius:4px;padding:8px 16px;border:2px solid var(--k)}' +
+    '.p{flex:1 1 0;background:var(--k);color:var(--kf)}.s{background:0 0;color:inherit;border-color:currentColor}' +
+    '.r{left:12px;bottom:12px;padding:6px 12px;border-radius:16px;font-size:12px}' +
+    ':focus-visible{outline:3px solid var(--f);outline-offset:2px}[hidden]{display:none}' +
+    '@media (prefers-reduced-motion:no-preference){#pgw-banner{animation:pgw .25s ease-out}}@keyframes pgw{from{transform:translateY(100%)}}';
+  var ui = 0; // the open banner's shadow host
+  var link = 0; // the reopen link's shadow host
+  var trap = 0; // the open banner's keydown handler
+  var prev = 0; // what had the focus before the banner opened
+
+  // lang: the page's language (<html lang>), else the browser's
+  // (navigator.language), else the tenant's default — the first of them
+  // that is among the tenant's languages, matched on the primary subtag
+  // (pt-BR -> pt). A visitor reads the language of the page in front of him.
   function lang() {
     var l;
     [d.documentElement.lang, nav.language, C.l].some(function (x) {
       return C.t[(x = (x || '').slice(0, 2).toLowerCase())] && (l = x);
     });
-    return l || Object.keys(C.t)[0];
+    return l || C.l;
   }
 
-  function el(tag, text, css) {
+  function el(tag, parent, text, cls) {
     var e = d.createElement(tag);
-    e.textContent = text || '';
-    e.style.cssText = css || '';
-    return e;
+    if (text) e.textContent = text;
+    if (cls) e.className = cls;
+    return parent.appendChild(e);
+  }
+
+  // mount appends a shadow host to the body: [host, its shadow root].
+  function mount() {
+    var h = d.createElement('div');
+    var r = h.attachShadow({ mode: 'open' });
+    var c = C.col;
+    el('style', r, CSS + ':host{--b:' + c.bg + ';--f:' + c.fg + ';--k:' + c.btn + ';--kf:' + c.btnfg + '}');
+    d.body.appendChild(h);
+    return [h, r];
+  }
+
+  function later(f) {
+    return !d.body && (d.addEventListener('DOMContentLoaded', f), 1);
   }
 
   function showBanner() {
     var l = lang();
-    var t = C.t[l] || {};
-    var c = C.col;
-    var b;
+    var t = C.t[l];
+    var cur = decision || {};
+    var m;
+    var box;
     var p;
     var a;
-    if (!d.body) return d.addEventListener('DOMContentLoaded', showBanner);
-    hideBanner();
-    b = el(
-      'div',
-      '',
-      'position:fixed;left:0;right:0;bottom:0;z-index:2147483647;padding:16px;font:14px/1.4 system-ui,sans-serif;box-shadow:0 -2px 8px #0004;background:' +
-        c.bg +
-        ';color:' +
-        c.fg
-    );
-    b.id = 'pgw-banner';
-    b.lang = l;
-    b.setAttribute('role', 'dialog');
-    b.setAttribute('aria-labelledby', 'pgw-t');
-    b.setAttribute('aria-describedby', 'pgw-d');
-    b.appendChild(el('strong', t.title)).id = 'pgw-t';
-    p = b.appendChild(el('p', t.body + ' ', 'margin:4px 0'));
+    var more;
+    var row;
+    var save;
+    var items = [];
+    var btns = [];
+    if (later(showBanner)) return;
+    if (!ui) prev = link && d.activeElement == link ? 1 : d.activeElement; // 1: the reopen link
+    unmount();
+    m = mount();
+    ui = m[0];
+    box = el('div', m[1]);
+    box.id = 'pgw-banner';
+    box.lang = l;
+    box.tabIndex = -1;
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-modal', 'true');
+    box.setAttribute('aria-labelledby', 'pgw-t');
+    box.setAttribute('aria-describedby', 'pgw-d');
+    el('h2', box, t.title).id = 'pgw-t';
+    p = el('p', box, t.body + ' ');
     p.id = 'pgw-d';
     if (C.pu) {
-      a = p.appendChild(el('a', t.privacy, 'color:inherit'));
+      a = el('a', p, t.privacy);
       a.href = C.pu;
+      a.target = '_blank';
+      a.rel = 'noopener';
     }
-    [[t.accept, 1], [t.reject, 0]].forEach(function (x) {
-      var k = b.appendChild(
-        el('button', x[0], 'margin:8px 8px 0 0;padding:8px 16px;border:0;border-radius:4px;font:inherit;cursor:pointer;background:' + c.btn + ';color:' + c.btnfg)
-      );
-      k.type = 'button';
-      k.onclick = function () {
-        consent({ analytics: x[1], marketing: x[1], functional: x[1] });
-      };
+    more = el('div', box);
+    more.id = 'pgw-o';
+    more.hidden = true;
+    more.setAttribute('role', 'group');
+    CATS.forEach(function (k) {
+      var lb = el('label', more);
+      var i = el('input', lb);
+      var s = el('span', lb);
+      i.type = 'checkbox';
+      i.name = k;
+      i.checked = !!cur[k];
+      el('b', s, t[k]);
+      el('small', s, t[k + '_desc']);
+      items.push(i);
     });
-    d.body.appendChild(b);
+    row = el('div', box, '', 'b');
+    function btn(text, cls, f) {
+      var b = el('button', row, text, cls);
+      b.type = 'button';
+      b.onclick = f;
+      btns.push(b);
+      return b;
+    }
+    function pick(v) {
+      consent({ analytics: v[0], marketing: v[1], functional: v[2] });
+    }
+    btn(t.accept, 'p', function () {
+      pick([1, 1, 1]);
+    });
+    btn(t.reject, 'p', function () {
+      pick([0, 0, 0]);
+    });
+    save = btn(t.save, 'p', function () {
+      pick(items.map(function (i) {
+        return i.checked;
+      }));
+    });
+    save.hidden = true;
+    btn(t.customize, 's', function () {
+      more.hidden = save.hidden = false;
+      btns.pop().remove();
+      items[0].focus();
+    }).setAttribute('aria-controls', 'pgw-o');
+    trap = function (e) {
+      var f = (a ? [a] : []).concat(more.hidden ? [] : items, btns).filter(function (x) {
+        return !x.hidden;
+      });
+      var i = f.indexOf(m[1].activeElement);
+      // Escape is ignored on purpose: no dismissal without a choice
+      if (e.key == 'Tab' && (i < 0 || i == (e.shiftKey ? 0 : f.length - 1))) {
+        e.preventDefault();
+        f[e.shiftKey ? f.length - 1 : 0].focus();
+      }
+    };
+    d.addEventListener('keydown', trap, true);
+    box.focus({ preventScroll: true });
   }
 
-  function hideBanner() {
-    var b = d.getElementById('pgw-banner');
-    if (b) b.remove();
+  // unmount removes the banner (giving the focus back to what had it) and
+  // the reopen link; it returns whether the focus belongs on the link.
+  function unmount() {
+    var f = link && d.activeElement == link;
+    if (ui) {
+      d.removeEventListener('keydown', trap, true);
+      ui.remove();
+      ui = 0;
+      if (prev && prev.focus) prev.focus({ preventScroll: true });
+      f = prev === 1;
+    }
+    if (link) link.remove();
+    link = 0;
+    return f;
   }
-  // ==== END BANNER HOOK ================================================
+
+  // hideBanner closes the banner and, once there is a decision, puts up the
+  // reopen link when the tenant wants one (LoaderConfig.ReopenLink).
+  function hideBanner() {
+    var f = unmount();
+    var m;
+    var b;
+    if (decision && C.rl && !later(hideBanner)) {
+      m = mount();
+      b = el('button', m[1], C.t[lang()].reopen, 'r');
+      b.type = 'button';
+      b.setAttribute('aria-haspopup', 'dialog');
+      b.onclick = showBanner;
+      link = m[0];
+      if (f) b.focus({ preventScroll: true });
+    }
+  }
+  // ==== END BANNER ======================================================
 
   // ---- start: replace the queue stub, replay what the page queued
 
@@ -508,6 +628,7 @@
   var q = (w.pgw && w.pgw.q) || [];
   w.pgw = pgw;
   if (!fromCookie()) showBanner();
+  else hideBanner(); // the reopen link, if any
   track('page_view');
   q.forEach(function (x) {
     pgw.apply(null, x);

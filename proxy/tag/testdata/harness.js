@@ -29,15 +29,20 @@ async function until(b, want) {
   await tick(30);
 }
 
-// A minimal DOM: enough for the placeholder banner.
+// A minimal DOM: enough for the banner (shadow roots, focus, hidden,
+// keyboard events).
 class Node {
-  constructor(tag) {
+  constructor(tag, doc) {
     this.tagName = tag.toUpperCase();
+    this.doc = doc;
     this.children = [];
     this.style = {};
     this.attrs = {};
     this.textContent = '';
+    this.className = '';
+    this.hidden = false;
     this.parent = null;
+    this.shadowRoot = null;
   }
   appendChild(c) {
     c.parent = this;
@@ -47,12 +52,49 @@ class Node {
   setAttribute(k, v) {
     this.attrs[k] = String(v);
   }
+  getAttribute(k) {
+    return k in this.attrs ? this.attrs[k] : null;
+  }
   remove() {
     if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this);
     this.parent = null;
   }
+  attachShadow(init) {
+    assert.equal(init.mode, 'open');
+    const r = new Node('#shadow-root', this.doc);
+    r.host = this;
+    r.isShadowRoot = true;
+    Object.defineProperty(r, 'activeElement', {
+      get: () => {
+        const f = this.doc.focused;
+        return f && f.rootNode() === r ? f : null;
+      },
+    });
+    return (this.shadowRoot = r);
+  }
+  rootNode() {
+    let n = this;
+    while (n.parent) n = n.parent;
+    return n;
+  }
+  // connected: attached to the document (through shadow hosts too).
+  connected() {
+    const r = this.rootNode();
+    return r === this.doc.body || (r.isShadowRoot && r.host.connected());
+  }
+  // shown: connected and neither it nor an ancestor is hidden.
+  shown() {
+    for (let n = this; n; n = n.parent || n.host) if (n.hidden) return false;
+    return this.connected();
+  }
+  focus() {
+    if (this.connected()) this.doc.focused = this;
+  }
+  text() {
+    return this.textContent + this.children.map((c) => c.text()).join('');
+  }
   all() {
-    return [this, ...this.children.flatMap((c) => c.all())];
+    return [this, ...this.children.flatMap((c) => c.all()), ...(this.shadowRoot ? this.shadowRoot.all() : [])];
   }
 }
 
@@ -60,7 +102,11 @@ function browser(opts) {
   const calls = [];
   const stored = [];
   const listeners = {};
-  const body = new Node('body');
+  const doc = { focused: null };
+  const body = new Node('body', doc);
+  doc.body = body;
+  const pageButton = body.appendChild(new Node('button', doc)); // the page's own control
+  pageButton.id = 'page-button';
   const href = opts.href || 'https://www.shop.example/landing?utm_source=x';
   const location = new URL(href);
   let cookies = opts.cookie || '';
@@ -71,10 +117,19 @@ function browser(opts) {
     documentElement: { lang: opts.lang || '' },
     body,
     visibilityState: 'visible',
-    createElement: (t) => new Node(t),
-    getElementById: (id) => body.all().find((n) => n.id === id) || null,
-    addEventListener: (ev, f) => (listeners[ev] = listeners[ev] || []).push(f),
+    createElement: (t) => new Node(t, doc),
+    getElementById: (id) => body.children.flatMap((c) => c.all()).find((n) => n.id === id) || null,
+    addEventListener: (ev, f, capture) => (listeners[ev] = listeners[ev] || []).push(f),
+    removeEventListener: (ev, f) => (listeners[ev] = (listeners[ev] || []).filter((g) => g !== f)),
   };
+  // activeElement is the shadow host when the focus is inside its root.
+  Object.defineProperty(document, 'activeElement', {
+    get: () => {
+      let f = doc.focused && doc.focused.connected() ? doc.focused : body;
+      while (f.rootNode().isShadowRoot) f = f.rootNode().host;
+      return f;
+    },
+  });
   Object.defineProperty(document, 'cookie', {
     get: () => cookies,
     set: (v) => {
@@ -144,8 +199,23 @@ function browser(opts) {
     calls,
     stored,
     body,
+    doc,
+    pageButton,
+    listeners,
     load: () => vm.runInContext(source, win, { filename: 'loader.js' }),
     banner: () => body.all().find((n) => n.id === 'pgw-banner'),
+    // press sends a keydown to the document's listeners; unless one
+    // prevents it, Tab moves the focus like a browser (tree order over
+    // the shown focusable elements, shadow roots included).
+    press(key, shiftKey) {
+      const e = { key, shiftKey: !!shiftKey, defaultPrevented: false, preventDefault() { this.defaultPrevented = true; } };
+      for (const f of listeners.keydown || []) f(e);
+      if (e.defaultPrevented || key !== 'Tab') return e;
+      const order = body.all().filter((n) => n.shown() && (['BUTTON', 'INPUT'].includes(n.tagName) || (n.tagName === 'A' && n.href)));
+      const i = order.indexOf(doc.focused);
+      doc.focused = order[shiftKey ? (i < 0 ? order.length - 1 : i - 1) : i + 1] || null;
+      return e;
+    },
   };
 }
 
@@ -161,6 +231,17 @@ function checkTransport(call) {
   assert.ok(!call.url.includes('?') && !call.url.includes('#'), 'no query in ' + call.url);
 }
 
+function shownButtons(b) {
+  return b.banner().all().filter((n) => n.tagName === 'BUTTON' && n.shown());
+}
+
+// click presses the shown banner button whose text is text.
+function click(b, text) {
+  const k = shownButtons(b).find((n) => n.textContent === text);
+  assert.ok(k, 'no button ' + text + ' in ' + shownButtons(b).map((n) => n.textContent));
+  k.onclick();
+}
+
 const scenarios = {
   // The main flow: nothing before consent, then one consent POST and one
   // collect POST with the held page_view and purchase.
@@ -174,9 +255,15 @@ const scenarios = {
     const banner = b.banner();
     assert.ok(banner, 'banner shown');
     assert.equal(banner.attrs.role, 'dialog');
-    const buttons = banner.all().filter((n) => n.tagName === 'BUTTON');
-    assert.equal(buttons.length, 2);
-    assert.equal(buttons[0].style.cssText, buttons[1].style.cssText, 'accept and reject look alike');
+    assert.equal(banner.attrs['aria-modal'], 'true');
+    const title = banner.all().find((n) => n.id === banner.attrs['aria-labelledby']);
+    assert.equal(title.textContent, 'Tu privacidad', 'labelled by its title');
+    assert.deepEqual(shownButtons(b).map((x) => x.textContent), ['Aceptar todo', 'Rechazar todo', 'Personalizar']);
+    const [acc, rej, cus] = shownButtons(b);
+    assert.equal(acc.className, rej.className, 'accept and reject look alike');
+    assert.equal(acc.tagName, rej.tagName);
+    assert.notEqual(cus.className, acc.className);
+    assert.equal(banner.all().find((n) => n.tagName === 'A').href, 'https://www.shop.example/privacidad');
     b.win.pgw('track', 'purchase', { value: 12.5, currency: 'EUR', event_id: PAGE_ID, contents: [{ id: 'sku1', quantity: 1 }], bad_obj: { x: 1 }, 'bad key': 1 }, { em: 'jane@example.com', nope: 'x' });
     await tick();
     assert.equal(b.calls.length, 0, 'still nothing sent');
@@ -245,6 +332,12 @@ const scenarios = {
     assert.deepEqual(events(b.calls[0]).map((x) => x.name), ['page_view']);
     b.win.pgw('consent', 'show');
     assert.ok(b.banner(), 'reopened');
+    assert.equal(b.body.all().find((n) => n.className === 'r'), undefined, 'no reopen link by default');
+    click(b, 'Aceptar todo');
+    await until(b, 2);
+    assert.equal(b.calls.length, 2);
+    assert.equal(b.calls[1].url, CONSENT);
+    assert.equal(b.calls[1].body, '{"v":1,"analytics":true,"marketing":true,"functional":true,"policy":"2026-01"}');
   },
 
   // A cookie of an older policy counts as no decision.
@@ -342,21 +435,165 @@ const scenarios = {
   // Languages: page lang first, then the browser's, then the default.
   async lang(b) {
     b.load();
-    const t = b.banner().all().find((n) => n.tagName === 'STRONG');
     assert.equal(b.banner().lang, 'pt');
-    assert.equal(t.textContent, 'A sua privacidade');
+    assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'A sua privacidade');
+    assert.deepEqual(shownButtons(b).map((x) => x.textContent), ['Aceitar tudo', 'Rejeitar tudo', 'Personalizar']);
+  },
+  async langnav(b) {
+    b.load();
+    assert.equal(b.banner().lang, 'en');
+    assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'Your privacy');
+  },
+  // Neither the page's nor the browser's language is the tenant's: the
+  // default (es), with the tenant's override of one key.
+  async langdefault(b) {
+    b.load();
+    assert.equal(b.banner().lang, 'es');
+    assert.equal(b.banner().all().find((n) => n.id === 'pgw-d').text(), 'Usamos cookies propias para medir y, si lo permites, para publicidad personalizada. Política de privacidad');
+    assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'Tu privacidad', 'other keys stay built in');
+  },
+
+  // The banner's buttons post the decision; "accept all" grants all three.
+  async accept(b) {
+    b.load();
+    click(b, 'Aceptar todo');
+    await until(b, 2);
+    assert.equal(b.calls[0].body, '{"v":1,"analytics":true,"marketing":true,"functional":true,"policy":"2026-01"}');
+    assert.equal(b.banner(), undefined, 'banner gone');
+    assert.equal(b.listeners.keydown.length, 0, 'the focus trap is gone');
+  },
+  async rejectbtn(b) {
+    b.load();
+    click(b, 'Rechazar todo');
+    await until(b, 1);
+    assert.equal(b.calls.length, 1);
+    assert.equal(b.calls[0].body, '{"v":1,"analytics":false,"marketing":false,"functional":false,"policy":"2026-01"}');
+    assert.equal(b.banner(), undefined);
+  },
+
+  // Customize: three unticked toggles and "save choices"; analytics alone
+  // gives a granular decision (and the GA4 path only).
+  async granular(b) {
+    b.load();
+    click(b, 'Personalizar');
+    const boxes = b.banner().all().filter((n) => n.tagName === 'INPUT');
+    assert.deepEqual(boxes.map((x) => [x.type, x.name, x.checked, x.shown()]), [
+      ['checkbox', 'analytics', false, true],
+      ['checkbox', 'marketing', false, true],
+      ['checkbox', 'functional', false, true],
+    ]);
+    assert.equal(b.doc.focused, boxes[0], 'the first toggle has the focus');
+    assert.deepEqual(shownButtons(b).map((x) => x.textContent), ['Aceptar todo', 'Rechazar todo', 'Guardar selección']);
+    const names = b.banner().all().filter((n) => n.tagName === 'LABEL').map((n) => n.text());
+    assert.deepEqual(names, [
+      'AnalíticaMedir las visitas y cómo se usa el sitio.',
+      'MarketingCompartir visitas y compras con plataformas publicitarias para medir y personalizar anuncios.',
+      'FuncionalidadRecordar tus preferencias y activar funciones adicionales.',
+    ]);
+    boxes[0].checked = true;
+    click(b, 'Guardar selección');
+    await until(b, 2);
+    assert.equal(b.calls[0].body, '{"v":1,"analytics":true,"marketing":false,"functional":false,"policy":"2026-01"}');
+    assert.equal(JSON.parse(b.calls[1].body).consent.marketing, false);
+    assert.equal(b.banner(), undefined);
+  },
+  async granular2(b) {
+    b.load();
+    click(b, 'Personalizar');
+    const boxes = b.banner().all().filter((n) => n.tagName === 'INPUT');
+    boxes[1].checked = true;
+    boxes[2].checked = true;
+    click(b, 'Guardar selección');
+    await until(b, 2);
+    assert.equal(b.calls[0].body, '{"v":1,"analytics":false,"marketing":true,"functional":true,"policy":"2026-01"}');
+  },
+
+  // Keyboard: initial focus inside the dialog, Tab wraps from the last
+  // control to the first and back, Escape does not dismiss, a Tab from
+  // outside comes back in; after the choice the focus returns.
+  async keyboard(b) {
+    b.doc.focused = b.pageButton;
+    b.load();
+    const banner = b.banner();
+    const root = banner.rootNode();
+    assert.equal(root.activeElement, banner, 'the dialog itself has the focus');
+    assert.equal(banner.tabIndex, -1);
+    const link = banner.all().find((n) => n.tagName === 'A');
+    const [acc, rej, cus] = shownButtons(b);
+    const seen = [];
+    for (let i = 0; i < 5; i++) seen.push(b.press('Tab') && b.doc.focused);
+    assert.deepEqual(seen, [link, acc, rej, cus, link], 'Tab from the last goes to the first');
+    b.press('Tab', true);
+    assert.equal(b.doc.focused, cus, 'Shift+Tab from the first goes to the last');
+    const esc = b.press('Escape');
+    assert.equal(esc.defaultPrevented, false);
+    assert.ok(b.banner(), 'Escape does not dismiss');
+    b.doc.focused = b.pageButton; // a click on the page
+    b.press('Tab');
+    assert.equal(b.doc.focused, link, 'Tab from outside comes back in');
+    // open the details: the toggles join the cycle, "save" replaces "customize"
+    cus.onclick();
+    const boxes = banner.all().filter((n) => n.tagName === 'INPUT');
+    const save = shownButtons(b)[2];
+    assert.equal(b.doc.focused, boxes[0]);
+    const seen2 = [];
+    for (let i = 0; i < 6; i++) seen2.push(b.press('Tab') && b.doc.focused);
+    assert.deepEqual(seen2, [boxes[1], boxes[2], acc, rej, save, link]);
+    b.press('Tab', true);
+    assert.equal(b.doc.focused, save);
+    save.onclick();
+    await until(b, 1);
+    assert.equal(b.calls[0].body, '{"v":1,"analytics":false,"marketing":false,"functional":false,"policy":"2026-01"}');
+    assert.equal(b.banner(), undefined);
+    assert.equal(b.doc.focused, b.pageButton, 'the focus goes back');
+    assert.equal(b.listeners.keydown.length, 0);
+  },
+
+  // The floating reopen link (LoaderConfig.ReopenLink): shown once
+  // decided, reopens the banner with the current choices ticked.
+  async reopenlink(b) {
+    b.load();
+    await until(b, 1);
+    assert.equal(b.banner(), undefined);
+    const find = () => b.body.all().find((n) => n.className === 'r');
+    const r = find();
+    assert.ok(r && r.shown(), 'the reopen link');
+    assert.equal(r.textContent, 'Configuración de privacidad');
+    assert.equal(r.attrs['aria-haspopup'], 'dialog');
+    r.focus();
+    r.onclick();
+    assert.ok(b.banner(), 'reopened');
+    assert.equal(find(), undefined, 'no link while the banner is open');
+    click(b, 'Personalizar');
+    const boxes = b.banner().all().filter((n) => n.tagName === 'INPUT');
+    assert.deepEqual(boxes.map((x) => x.checked), [true, true, false], 'the current decision (flags 3)');
+    boxes[1].checked = false;
+    click(b, 'Guardar selección');
+    await until(b, 2);
+    assert.equal(b.calls[1].body, '{"v":1,"analytics":true,"marketing":false,"functional":false,"policy":"2026-01"}');
+    assert.equal(b.banner(), undefined);
+    assert.ok(find(), 'the link is back');
+    assert.equal(b.doc.focused && b.doc.focused.className, 'r', 'with the focus');
   },
 };
 
 const options = {
-  consent: { cookie: '_fbp=fb.1.1732880000000.1116446470; _fbc=fb.1.1732880000000.Old' },
-  cookie: { cookie: 'x=1; jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln; y=2' },
+  consent: { lang: 'es', cookie: '_fbp=fb.1.1732880000000.1116446470; _fbc=fb.1.1732880000000.Old' },
+  cookie: { lang: 'es', cookie: 'x=1; jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln; y=2' },
   oldpolicy: { cookie: 'jaraba_consent=1.k1.amf.2025-01.1732890000.subj.c2ln' },
   retry: { answers: { [CONSENT]: [503], [COLLECT]: [503, 'network', 204] } },
   solo: { answers: { [COLLECT]: [400, 204, 400] } },
   nofetch: { noFetch: true },
   prefix: { script: 'https://www.shop.example/m/s/k4f9q2.js' },
   lang: { lang: 'pt-BR', navLang: 'es-ES' },
+  langnav: { lang: 'fr', navLang: 'en-GB' },
+  langdefault: { lang: 'fr', navLang: 'de-DE' },
+  accept: { lang: 'es' },
+  rejectbtn: { lang: 'es' },
+  granular: { lang: 'es' },
+  granular2: { lang: 'es' },
+  keyboard: { lang: 'es' },
+  reopenlink: { lang: 'es', cookie: 'jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln' },
   ids: { cookie: '_fbp=bogus; _fbc=fb.1.x.y; _ttp=abc_DEF-1' },
 };
 
