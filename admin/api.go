@@ -42,6 +42,9 @@ type Deps struct {
 	// deliver (the queue). Optional: without it the dead-letter routes
 	// answer 503.
 	DeadLetters DeadLetters
+	// Admitter admits server-side events (the queue, the same atomic admit
+	// seam as the edge). Optional: without it the events routes answer 503.
+	Admitter Admitter
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -60,6 +63,7 @@ type API struct {
 	now     func() time.Time
 	dec     Decisions   // nil: consent writes answer 503
 	dls     DeadLetters // nil: dead-letter routes answer 503
+	adm     Admitter    // nil: events routes answer 503
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -94,6 +98,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		now:     d.Now,
 		dec:     d.Decisions,
 		dls:     d.DeadLetters,
+		adm:     d.Admitter,
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/jaraba/pixelgw/store"
 )
 
 // Roles a token may carry.
@@ -198,4 +201,63 @@ func IssueToken(key JWTKey, claims Claims, ttl time.Duration, now time.Time) (st
 		return "", fmt.Errorf("cannot sign token: %w", err)
 	}
 	return s, nil
+}
+
+// roleAPIKey is the role of a principal authenticated by an API key.
+const roleAPIKey = "api_key"
+
+// apiKeyCredential returns the API key a request presents (X-API-Key, or
+// an Authorization bearer value starting with pgw_), and whether it
+// presents one. Both headers at once is a 401.
+func apiKeyCredential(r *http.Request) (string, bool, error) {
+	h := r.Header.Get("Authorization")
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		if h != "" {
+			return "", false, unauthorized("send either X-API-Key or Authorization, not both")
+		}
+		return strings.TrimSpace(k), true, nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if ok && strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(tok, "pgw_") {
+		return tok, true, nil
+	}
+	return "", false, nil
+}
+
+// authenticateAPIKey checks a tenant API key: well formed, known, hash
+// equal, not revoked, scope events:write, tenant present. The principal's
+// tenant is the key's.
+func (a *API) authenticateAPIKey(r *http.Request, key string) (principal, error) {
+	prefix, ok := APIKeyPrefix(key)
+	if !ok {
+		return principal{}, unauthorized("malformed api key")
+	}
+	k, err := a.store.APIKeyByPrefix(r.Context(), prefix)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return principal{}, unauthorized("invalid api key")
+		}
+		return principal{}, fmt.Errorf("cannot look up api key: %w", err)
+	}
+	if subtle.ConstantTimeCompare(k.Hash, HashAPIKey(key)) != 1 {
+		return principal{}, unauthorized("invalid api key")
+	}
+	if k.RevokedAt != nil {
+		return principal{}, unauthorized("api key revoked")
+	}
+	scoped := false
+	for _, s := range k.Scopes {
+		scoped = scoped || s == ScopeEventsWrite
+	}
+	if !scoped {
+		return principal{}, errf(http.StatusForbidden, codeForbidden, "the api key lacks scope %s", ScopeEventsWrite)
+	}
+	if _, err := a.store.GetTenant(r.Context(), k.TenantID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return principal{}, errf(http.StatusForbidden, codeForbidden, "the api key's tenant does not exist")
+		}
+		return principal{}, err
+	}
+	return principal{tenantID: k.TenantID, role: roleAPIKey}, nil
 }

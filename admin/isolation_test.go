@@ -41,7 +41,7 @@ func (w *world) bDeadLetter(t *testing.T) string {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	e := newEnv(t)
-	q := e.useDecisions(t)
+	q := e.useQueue(t)
 	w := &world{e: e, a: e.mustTenant("tenant-a"), b: e.mustTenant("tenant-b"), q: q, bVisitor: randomUUID()}
 	w.aTok, w.bTok = e.token(RoleAdmin, w.a.ID), e.token(RoleAdmin, w.b.ID)
 	op := e.token(RoleOperator, "")
@@ -294,6 +294,58 @@ func TestTenantIsolation(t *testing.T) {
 			// Neither B nor A got a decision for that visitor.
 			require.Equal(t, queue.Queued, admit(t, w.q, w.b.ID, w.bVisitor, e.now.Add(2*time.Second)))
 			require.Equal(t, queue.Queued, admit(t, w.q, w.a.ID, w.bVisitor, e.now.Add(-time.Hour)))
+		},
+		"POST /api/v1/tracking/events": func(t *testing.T) {
+			before := w.bView(t)
+			aVisitor, id := randomUUID(), randomUUID()
+			r := e.do("POST", "/api/v1/tracking/consent", w.aTok, consentBody(aVisitor, true, true, false, "1"))
+			require.Equal(t, http.StatusCreated, r.status, r.body)
+			// The tenant cannot be named in the body.
+			r = e.do("POST", "/api/v1/tracking/events", "", evBody("purchase", id, aVisitor, `,"tenant_id":"`+w.b.ID+`"`), "X-API-Key", w.aKey.Key)
+			require.Equal(t, http.StatusBadRequest, r.status, r.body)
+			// B's visitor has no consent in A: the lookup is A's own.
+			r = e.do("POST", "/api/v1/tracking/events", "", evBody("purchase", randomUUID(), w.bVisitor, ""), "X-API-Key", w.aKey.Key)
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
+			w.requireNoLeak(t, r)
+			// B uses an event id first; A's event with that id is not a
+			// duplicate of it, and is queued under A (from the key).
+			r = e.do("POST", "/api/v1/tracking/events", "", evBody("purchase", id, w.bVisitor, ""), "X-API-Key", w.bKey.Key)
+			require.Equal(t, http.StatusAccepted, r.status, r.body)
+			r = e.do("POST", "/api/v1/tracking/events", "", evBody("Purchase", id, aVisitor, ""), "Authorization", "Bearer "+w.aKey.Key)
+			require.Equal(t, http.StatusAccepted, r.status, r.body)
+			require.JSONEq(t, `{"status":"accepted"}`, r.body)
+			w.requireNoLeak(t, r)
+			// A's JWT meets A's own copy only.
+			r = e.do("POST", "/api/v1/tracking/events", w.aTok, evBody("purchase", id, aVisitor, ""))
+			require.JSONEq(t, `{"status":"duplicate"}`, r.body)
+			tenants := map[string]string{}
+			for _, m := range queued(t, w.q) {
+				if m.EventID == id && m.Kind == queue.KindEvent {
+					tenants[m.TenantID] += "x"
+				}
+			}
+			require.Equal(t, map[string]string{w.a.ID: "x", w.b.ID: "x"}, tenants)
+			require.Equal(t, before, w.bView(t))
+		},
+		"POST /api/v1/tracking/events/batch": func(t *testing.T) {
+			before := w.bView(t)
+			aVisitor, id := randomUUID(), randomUUID()
+			r := e.do("POST", "/api/v1/tracking/consent", w.aTok, consentBody(aVisitor, true, true, false, "1"))
+			require.Equal(t, http.StatusCreated, r.status, r.body)
+			r = e.do("POST", "/api/v1/tracking/events/batch", "", `{"events":[`+evBody("lead", id, w.bVisitor, "")+`]}`, "X-API-Key", w.bKey.Key)
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			r = e.do("POST", "/api/v1/tracking/events/batch", "", `{"events":[`+evBody("lead", id, aVisitor, "")+`,`+evBody("lead", randomUUID(), w.bVisitor, "")+`]}`, "X-API-Key", w.aKey.Key)
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			res := decode[map[string][]EventResult](t, r)["results"]
+			require.Equal(t, EventAccepted, res[0].Status, "B's event id does not dedup A's")
+			require.Equal(t, ReasonNoConsent, res[1].Reason, "B's visitor has no consent in A")
+			w.requireNoLeak(t, r)
+			for _, m := range queued(t, w.q) {
+				if m.EventID == id && m.TenantID == w.a.ID {
+					require.Equal(t, queue.KindEvent, m.Kind)
+				}
+			}
+			require.Equal(t, before, w.bView(t))
 		},
 		"POST /api/v1/cookie-keys/rotate": func(t *testing.T) {
 			bKeys, err := e.st.ListCookieKeys(t.Context(), w.b.ID)

@@ -20,6 +20,9 @@ const (
 	tenantRead
 	// tenantWrite is tenantRead minus viewers.
 	tenantWrite
+	// eventsWrite is tenantWrite, or a tenant API key with scope
+	// events:write (the server-side events routes only).
+	eventsWrite
 )
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal) error
@@ -68,6 +71,8 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/tracking/consent", tenantWrite, a.handleRecordConsent},
 		{"GET", "/api/v1/tracking/consent/{visitor_id}", tenantRead, a.handleGetConsent},
 		{"DELETE", "/api/v1/tracking/consent/{visitor_id}", tenantWrite, a.handleRevokeConsent},
+		{"POST", "/api/v1/tracking/events", eventsWrite, a.handleTrackEvent},
+		{"POST", "/api/v1/tracking/events/batch", eventsWrite, a.handleTrackEventBatch},
 	}
 }
 
@@ -91,6 +96,16 @@ func (a *API) wrap(rt route) http.Handler {
 }
 
 func (a *API) authorize(r *http.Request, acc access) (principal, error) {
+	if acc == eventsWrite {
+		key, ok, err := apiKeyCredential(r)
+		if err != nil {
+			return principal{}, err
+		}
+		if ok {
+			return a.authenticateAPIKey(r, key)
+		}
+		acc = tenantWrite
+	}
 	p, err := a.auth.authenticate(r)
 	if err != nil {
 		return principal{}, err

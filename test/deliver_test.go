@@ -63,4 +63,20 @@ func TestDemoDeliversToEveryPlatform(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.NotContains(t, s.log.String(), "jane@example.com", "personal data is never logged")
+
+	// Right to erasure: revoking through the API clears the visitor's audit
+	// rows (written by the engine's audit group, so poll).
+	visitor := cookies["jaraba_visitor_id"]
+	require.NotEmpty(t, visitor)
+	admin := strings.TrimSpace(tok)
+	var erased float64
+	for erased == 0 {
+		status, out := apiReq(t, s.api, "DELETE", "/api/v1/tracking/consent/"+visitor, admin, nil)
+		require.Equal(t, 200, status, out)
+		erased, _ = out["erased"].(map[string]any)["tracking_events"].(float64)
+		require.True(t, time.Now().Before(deadline.Add(10*time.Second)), "audit rows of the visitor never erased: %v", out)
+		if erased == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 }

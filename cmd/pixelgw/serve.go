@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 	reg := &tenant.Registry{}
 	reloader := tenant.NewReloader(st, kr, reg, log.With(slog.String("component", "tenants")), cfg.Edge.ReloadInterval)
 
-	api, err := admin.New(cfg.API, admin.Deps{Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")), Decisions: q, DeadLetters: q})
+	api, err := admin.New(cfg.API, admin.Deps{Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")), Decisions: q, DeadLetters: q, Admitter: q})
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func (e *Engine) writeAudit(ctx context.Context, msgs []queue.Message) bool {
 // (the IP, user agent and click ids kept as given).
 func (e *Engine) auditEvent(ev *platforms.Event) store.AuditEvent {
 	row := store.AuditEvent{
-		TenantID: ev.TenantID, EventID: ev.EventID, EventName: ev.Name, EventSource: ev.Source,
+		TenantID: ev.TenantID, EventID: ev.EventID, EventName: ev.Name, EventSource: ev.Source, VisitorID: ev.VisitorID,
 		EventSourceURL: ev.URL, ClientIP: ev.ClientIP, ClientUserAgent: ev.UserAgent,
 		FBC: ev.IDs.FBC, FBP: ev.IDs.FBP, GCLID: ev.IDs.GCLID, CreatedAt: ev.Received,
 	}
