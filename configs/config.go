@@ -109,6 +109,10 @@ type PlatformsConfig struct {
 	// and link-local addresses: only for the local simulators (tests, the
 	// demo). Never in production.
 	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
+	// Deliver runs the delivery engine in this instance (default true).
+	// Fleets may run edge-only instances (false) and delivery instances
+	// separately; each scales on its own.
+	Deliver bool `yaml:"deliver"`
 	// Simulator runs the strict platform simulator in-process and sends
 	// every platform's traffic to it (make run's demo delivers offline).
 	Simulator bool            `yaml:"simulator"`
@@ -160,7 +164,8 @@ func Defaults() Config {
 		Ops:      OpsConfig{Listen: "127.0.0.1:9090"},
 		API:      admin.Defaults(),
 		Platforms: PlatformsConfig{
-			Meta: meta.Defaults(), Google: google.Defaults(), LinkedIn: linkedin.Defaults(),
+			Deliver: true,
+			Meta:    meta.Defaults(), Google: google.Defaults(), LinkedIn: linkedin.Defaults(),
 			TikTok: tiktok.Defaults(), X: x.Defaults(), Dispatch: dispatch.Defaults(),
 		},
 		Log:      LogConfig{Level: "info", Format: "json"},

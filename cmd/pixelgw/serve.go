@@ -96,9 +96,11 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 		Logger:   log,
 	})
 
-	_, dcomps, err := newEngine(cfg, q, st, kr, registry, log)
-	if err != nil {
-		return err
+	var dcomps []component
+	if cfg.Platforms.Deliver {
+		if _, dcomps, err = newEngine(cfg, q, st, kr, registry, log); err != nil {
+			return err
+		}
 	}
 
 	comps := append(qcomps, dcomps...)
