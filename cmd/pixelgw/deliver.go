@@ -33,15 +33,21 @@ type simServer struct {
 	ln  net.Listener
 }
 
-func startSimulator() (*simServer, error) {
+// newSimulator binds the simulator's listener (so adapters know its
+// address); start serves it.
+func newSimulator() (*simServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the platform simulator: %w", err)
 	}
 	s := &simServer{sim: platformsim.New(platformsim.Options{MaxRecorded: 10000}), ln: ln}
 	s.srv = &http.Server{Handler: s.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
+}
+
+func (s *simServer) start(context.Context) error {
+	go func() { _ = s.srv.Serve(s.ln) }()
+	return nil
 }
 
 func (s *simServer) base() string { return "http://" + s.ln.Addr().String() }
@@ -63,7 +69,7 @@ func newEngine(cfg configs.Config, q queue.Queue, st fullStore, kr *secret.Keyri
 	var comps []component
 	allowPrivate := pc.AllowPrivateAddresses
 	if pc.Simulator {
-		sim, err := startSimulator()
+		sim, err := newSimulator()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -71,7 +77,7 @@ func newEngine(cfg configs.Config, q queue.Queue, st fullStore, kr *secret.Keyri
 		pc.Meta.BaseURL, pc.Google.BaseURL, pc.LinkedIn.BaseURL = base+"/meta", base+"/google", base+"/linkedin"
 		pc.TikTok.BaseURL, pc.X.BaseURL = base+"/tiktok", base+"/x"
 		allowPrivate = true
-		comps = append(comps, component{"simulator", func(context.Context) error { return nil }, sim.stop})
+		comps = append(comps, component{"simulator", sim.start, sim.stop})
 		log.Info("platform simulator running in-process", slog.String("base", base))
 	}
 	client := httpx.NewClient(httpx.Config{AllowPrivate: allowPrivate})

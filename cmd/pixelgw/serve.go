@@ -39,12 +39,13 @@ func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, log, nil)
+	return serve(ctx, cfg, log)
 }
 
-// serve runs until ctx is cancelled, then shuts down in reverse order. ready
-// (if not nil) receives the bound addresses once every listener is up.
-func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func(addrs map[string]string)) error {
+// serve runs until ctx is cancelled, then shuts down in reverse order:
+// readiness turns 503 for shutdown.ready_delay, the listeners drain, the
+// delivery engine drains, the queue and the store close.
+func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	kr, err := newKeyring(cfg)
 	if err != nil {
 		return err
@@ -125,9 +126,6 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger, ready func
 			slog.String("edge", edge.Addr().String()),
 			slog.String("api", apiSrv.Addr()),
 			slog.String("ops", opsSrv.Addr()))
-		if ready != nil {
-			ready(map[string]string{"edge": edge.Addr().String(), "api": apiSrv.Addr(), "ops": opsSrv.Addr()})
-		}
 		<-ctx.Done()
 		log.Info("shutting down", slog.Duration("ready_delay", cfg.Shutdown.ReadyDelay))
 		opsSrv.SetDraining()
