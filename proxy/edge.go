@@ -152,6 +152,10 @@ func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
 	case tenant.EndpointCollect:
 		e.serveCollect(ctx, rt, t, now)
 	case tenant.EndpointConsent:
+		if ctx.IsGet() {
+			e.serveConsentStatus(ctx, rt, t, now)
+			return
+		}
 		e.serveConsent(ctx, rt, t, now)
 	default:
 		if e.cfg.Demo && string(path) == "/" && e.serveDemo(ctx, rt.Domain, t) {
@@ -584,6 +588,65 @@ func (e *Edge) serveConsent(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 	}
 	e.marketingCookies(ctx, c.Marketing, cb.IDs, a, now)
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// serveConsentStatus answers the loader's GET on the consent path, sent when
+// the browser has no current consent cookie: when the request carries a
+// jaraba_visitor_id whose latest record (the store is the source of truth:
+// banner and API decisions alike) still grants analytics or marketing under
+// the tenant's current policy, the consent cookie is set again (200) and the
+// banner stays hidden; otherwise 204 and the loader shows the banner.
+func (e *Edge) serveConsentStatus(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tenant.Tenant, now time.Time) {
+	if !e.allowOrigin(ctx, t) {
+		return
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	if v, wait := e.limiter.Allow(now, t.ID, rt.ClientIP); v != ratelimit.Allowed {
+		e.m.rejected(reasonRateLimited)
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10))
+		fail(ctx, fasthttp.StatusTooManyRequests)
+		return
+	}
+	visitor, ok := cookie.ParseID(ctx.Request.Header.Cookie(cookie.VisitorName))
+	if !ok {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.AdmitTimeout)
+	rec, err := e.consents.LatestConsent(sctx, t.ID, visitor.String())
+	cancel()
+	if errors.Is(err, store.ErrNotFound) {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	if err != nil {
+		e.log.Warn("cannot read consent", slog.String("tenant", t.ID), slog.Any("err", err))
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		fail(ctx, fasthttp.StatusServiceUnavailable)
+		return
+	}
+	policy := t.Settings.PolicyVersion
+	if policy == "" {
+		policy = "1"
+	}
+	if rec.PolicyVersion != policy || !(rec.Analytics || rec.Marketing) {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	// The cookie is issued now for the visitor's current (latest) decision.
+	c := cookie.Consent{Analytics: rec.Analytics, Marketing: rec.Marketing, Functional: rec.Functional,
+		Policy: []byte(policy), Time: now.Unix(), Subject: visitor}
+	val, err := cookie.Sign(t.SignKey, c)
+	if err != nil {
+		e.log.Error("cannot sign consent cookie", slog.String("tenant", t.ID), slog.Any("err", err))
+		fail(ctx, fasthttp.StatusServiceUnavailable)
+		return
+	}
+	a := cookie.AttrsFor(rt.Domain, ctx.Host(), ctx.IsTLS())
+	ctx.Response.Header.AddBytesV(fasthttp.HeaderSetCookie, cookie.AppendConsent(nil, val, a))
+	ctx.Response.Header.AddBytesV(fasthttp.HeaderSetCookie, cookie.AppendVisitor(nil, visitor, a))
+	e.m.consentRestored.Inc()
+	ctx.SetStatusCode(fasthttp.StatusOK)
 }
 
 // marketingCookies keeps the platforms' first-party ids with marketing

@@ -393,3 +393,55 @@ func TestRotatedPathsKeepWorking(t *testing.T) {
 	plain := f.do(t, "GET", "t.shop.example", shop.LoaderPath, "")
 	require.Contains(t, plain.body, shop.CollectPath, "the loader posts to the new path")
 }
+
+func TestConsentStatusRestoresCappedCookie(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	cs := consent(t, f, true, false)
+	visitor := cs["jaraba_visitor_id"]
+	status := func(cookies string, hdr ...string) resp {
+		h := append([]string{"Origin", shopOrigin}, hdr...)
+		if cookies != "" {
+			h = append(h, "Cookie", cookies)
+		}
+		return f.do(t, "GET", "t.shop.example", f.shop.ConsentPath, "", h...)
+	}
+
+	// The browser capped jaraba_consent but kept the HttpOnly visitor id.
+	r := status("jaraba_visitor_id=" + visitor)
+	require.Equal(t, 200, r.status, r.body)
+	require.Equal(t, visitor, r.cookies["jaraba_visitor_id"])
+	restored := r.cookies["jaraba_consent"]
+	require.NotEmpty(t, restored)
+	require.Contains(t, restored, ".1.2.", "analytics only, policy 2")
+	// The restored cookie is accepted by collect.
+	b := f.do(t, "POST", "t.shop.example", f.shop.CollectPath, beacon("page_view", uuid.NewString()),
+		"Origin", shopOrigin, "Content-Type", "text/plain", "Cookie", "jaraba_visitor_id="+visitor+"; jaraba_consent="+restored)
+	require.Equal(t, 204, b.status)
+	require.Len(t, readAll(t, f.q), 1)
+
+	for name, tc := range map[string]struct {
+		cookies string
+		status  int
+	}{
+		"no visitor cookie": {"", 204},
+		"unknown visitor":   {"jaraba_visitor_id=" + uuid.NewString(), 204},
+		"garbage visitor":   {"jaraba_visitor_id=../../etc", 204},
+	} {
+		r := status(tc.cookies)
+		require.Equal(t, tc.status, r.status, name)
+		require.Empty(t, r.cookies, name)
+	}
+	// Wrong origin: 403, nothing set.
+	r = f.do(t, "GET", "t.shop.example", f.shop.ConsentPath, "", "Origin", "https://evil.example", "Cookie", "jaraba_visitor_id="+visitor)
+	require.Equal(t, 403, r.status)
+	require.Empty(t, r.cookies)
+
+	// A later revocation (a newer all-false record) is the state: no restore.
+	_, err := f.st.AppendConsent(context.Background(), store.ConsentRecord{TenantID: f.shop.ID, VisitorID: visitor,
+		PolicyVersion: "2", Source: store.ConsentSourceAPI}, "")
+	require.NoError(t, err)
+	r = status("jaraba_visitor_id=" + visitor)
+	require.Equal(t, 204, r.status)
+	require.Empty(t, r.cookies)
+}

@@ -24,6 +24,7 @@ type Metrics struct {
 	rejectedBy       *prometheus.CounterVec
 	consentDecisions *prometheus.CounterVec
 	loaderServed     prometheus.Counter
+	consentRestored  prometheus.Counter
 	queueLag         prometheus.Gauge
 }
 
@@ -46,6 +47,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pixelgw_consent_decisions_total", Help: "Consent decisions recorded from banners, by choice."}, []string{"choice"}),
 		loaderServed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pixelgw_loader_requests_total", Help: "Loader script requests answered (200 or 304)."}),
+		consentRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pixelgw_consent_restored_total", Help: "Consent cookies set again from the visitor's current record (capped cookies)."}),
 		queueLag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pixelgw_queue_lag", Help: "Entries not yet acknowledged by the slowest delivery group."}),
 	}
@@ -53,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.rejectedBy.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.accepted, m.deduplicated, m.consentBlocked, m.rejectedBy, m.consentDecisions, m.loaderServed, m.queueLag)
+		reg.MustRegister(m.received, m.accepted, m.deduplicated, m.consentBlocked, m.rejectedBy, m.consentDecisions, m.loaderServed, m.consentRestored, m.queueLag)
 	}
 	return m
 }

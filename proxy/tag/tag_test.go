@@ -353,7 +353,7 @@ func TestLoaderInNode(t *testing.T) {
 	parser, err := collect.NewParser(collect.DefaultLimits())
 	require.NoError(t, err)
 	for _, sc := range []string{
-		"consent", "reject", "analytics", "cookie", "oldpolicy", "retry", "solo", "split", "spa", "nofetch", "prefix", "ids",
+		"consent", "reject", "analytics", "cookie", "restored", "nostatus", "oldpolicy", "retry", "solo", "split", "spa", "nofetch", "prefix", "ids",
 		// the banner
 		"lang", "langnav", "langdefault", "accept", "rejectbtn", "granular", "granular2", "keyboard", "reopenlink",
 	} {

@@ -287,6 +287,26 @@
     return (ready = 1);
   }
 
+  // restore runs when there is no (current) consent cookie: the edge may
+  // know the visitor (HttpOnly jaraba_visitor_id) and set the cookie again
+  // from the visitor's current record, e.g. after a browser capped the
+  // cookie's lifetime. Otherwise, or on any failure, the banner shows.
+  function restore() {
+    var my = gen;
+    function fin() {
+      if (my != gen || decision) return;
+      if (fromCookie()) {
+        hideBanner();
+        held.splice(0).forEach(add);
+      } else showBanner();
+    }
+    try {
+      fetch(base + C.k, { credentials: 'include' }).then(fin, fin);
+    } catch (e) {
+      fin();
+    }
+  }
+
   // ---- sending
 
   function backoff(pause, r) {
@@ -627,8 +647,8 @@
   pgw.l = 1;
   var q = (w.pgw && w.pgw.q) || [];
   w.pgw = pgw;
-  if (!fromCookie()) showBanner();
-  else hideBanner(); // the reopen link, if any
+  if (fromCookie()) hideBanner(); // the reopen link, if any
+  else restore();
   track('page_view');
   q.forEach(function (x) {
     pgw.apply(null, x);

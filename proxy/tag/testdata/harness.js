@@ -110,6 +110,7 @@ function browser(opts) {
   const href = opts.href || 'https://www.shop.example/landing?utm_source=x';
   const location = new URL(href);
   let cookies = opts.cookie || '';
+  const statusCalls = [];
   const document = {
     referrer: opts.referrer || 'https://search.example/',
     currentScript: { src: opts.script || SCRIPT },
@@ -182,6 +183,13 @@ function browser(opts) {
   const answers = opts.answers || {};
   if (!opts.noFetch) {
     win.fetch = (url, init) => {
+      if (!init || !init.method) {
+        // The consent-status GET (no current cookie): the edge restores
+        // the cookie when opts.restore holds one; recorded apart.
+        statusCalls.push({ url, init: { ...init } });
+        if (opts.restore) cookies = (cookies ? cookies + '; ' : '') + opts.restore;
+        return Promise.resolve({ status: opts.restore ? 200 : 204, ok: true, headers: { get: () => null } });
+      }
       calls.push({ kind: 'fetch', url, init: { ...init }, body: init.body });
       const list = answers[url];
       const status = (list && list.length ? list.shift() : 204);
@@ -202,7 +210,13 @@ function browser(opts) {
     doc,
     pageButton,
     listeners,
-    load: () => vm.runInContext(source, win, { filename: 'loader.js' }),
+    statusCalls,
+    // load runs the loader and lets its start (the consent-status answer)
+    // settle, as a page would before the visitor acts.
+    load: async () => {
+      vm.runInContext(source, win, { filename: 'loader.js' });
+      await new Promise((r) => setTimeout(r, 1));
+    },
     banner: () => body.all().find((n) => n.id === 'pgw-banner'),
     // press sends a keydown to the document's listeners; unless one
     // prevents it, Tab moves the focus like a browser (tree order over
@@ -248,7 +262,7 @@ const scenarios = {
   async consent(b) {
     b.win.location.href = 'https://www.shop.example/landing?fbclid=AbC123xyz&gclid=Cj0KCQ_BwE-1&utm_source=x';
     b.win.pgw('track', 'lead', { form: 'newsletter' }); // queued by the stub before load
-    b.load();
+    await b.load();
     await tick();
     assert.equal(b.calls.length, 0, 'nothing sent before the decision');
     assert.deepEqual(b.stored, [], 'nothing stored before the decision');
@@ -296,7 +310,7 @@ const scenarios = {
 
   // Reject all: the decision is posted, every held event is dropped.
   async reject(b) {
-    b.load();
+    await b.load();
     b.win.pgw('track', 'purchase', { value: 1 });
     await tick();
     b.win.pgw('consent', { analytics: false, marketing: false, functional: false });
@@ -311,7 +325,7 @@ const scenarios = {
   // Analytics only: the GA4 path, without user data or click ids.
   async analytics(b) {
     b.win.location.href = 'https://www.shop.example/?gclid=abc';
-    b.load();
+    await b.load();
     b.win.pgw('track', 'purchase', { value: 1 }, { em: 'a@b.c' });
     b.win.pgw('consent', { analytics: true });
     await until(b, 2);
@@ -323,8 +337,27 @@ const scenarios = {
   },
 
   // A decision in the consent cookie: no banner, no consent POST, events go.
+  // No consent cookie, but the edge knows the visitor (a capped cookie):
+  // it restores the cookie, the banner stays hidden, held events go.
+  async restored(b) {
+    await b.load();
+    assert.equal(b.statusCalls.length, 1, 'one consent-status request');
+    assert.equal(b.statusCalls[0].url, CONSENT);
+    assert.equal(b.statusCalls[0].init.credentials, 'include');
+    await until(b, 1);
+    assert.equal(b.banner(), undefined, 'no banner after a restore');
+    assert.equal(b.calls[0].url, COLLECT);
+    assert.deepEqual(events(b.calls[0]).map((x) => x.name), ['page_view']);
+  },
+
+  // With a current cookie the loader never asks.
+  async nostatus(b) {
+    await b.load();
+    assert.equal(b.statusCalls.length, 0);
+  },
+
   async cookie(b) {
-    b.load();
+    await b.load();
     await until(b, 1);
     assert.equal(b.banner(), undefined);
     assert.equal(b.calls.length, 1);
@@ -342,7 +375,7 @@ const scenarios = {
 
   // A cookie of an older policy counts as no decision.
   async oldpolicy(b) {
-    b.load();
+    await b.load();
     await tick(60);
     assert.ok(b.banner());
     assert.equal(b.calls.length, 0);
@@ -351,7 +384,7 @@ const scenarios = {
   // 503 and a network error are retried with the same events; the consent
   // POST is retried too.
   async retry(b) {
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 5);
     const urls = b.calls.map((c) => c.url);
@@ -362,7 +395,7 @@ const scenarios = {
 
   // A 400 on a beacon of several events resends them one by one.
   async solo(b) {
-    b.load();
+    await b.load();
     b.win.pgw('track', 'lead');
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 4);
@@ -372,7 +405,7 @@ const scenarios = {
 
   // Many events in one tick: split at 25 events and 32 KiB per beacon.
   async split(b) {
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 2);
     for (let i = 0; i < 40; i++) b.win.pgw('track', 'view_content', { i });
@@ -392,7 +425,7 @@ const scenarios = {
 
   // SPA: a pushState fires a page_view whose ref is the previous URL.
   async spa(b) {
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 2);
     b.win.history.pushState({}, '', '/product/42');
@@ -407,7 +440,7 @@ const scenarios = {
 
   // Without fetch, sendBeacon carries the body.
   async nofetch(b) {
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 2);
     assert.deepEqual(b.calls.map((c) => c.kind + ' ' + c.url), ['beacon ' + CONSENT, 'beacon ' + COLLECT]);
@@ -415,7 +448,7 @@ const scenarios = {
 
   // Same-origin mode: the prefix before the loader path is kept.
   async prefix(b) {
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 2);
     assert.deepEqual(b.calls.map((c) => c.url), ['https://www.shop.example/m/k4/c8xw', 'https://www.shop.example/m/k4/q7mz']);
@@ -425,7 +458,7 @@ const scenarios = {
   // beacon; good ones go in the body.
   async ids(b) {
     b.win.location.href = 'https://www.shop.example/?gclid=a%20b&ttclid=E.C.P.x_1&twclid=' + 'x'.repeat(600);
-    b.load();
+    await b.load();
     b.win.pgw('consent', { analytics: true, marketing: true });
     await until(b, 2);
     const beacon = JSON.parse(b.calls[1].body);
@@ -434,20 +467,20 @@ const scenarios = {
 
   // Languages: page lang first, then the browser's, then the default.
   async lang(b) {
-    b.load();
+    await b.load();
     assert.equal(b.banner().lang, 'pt');
     assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'A sua privacidade');
     assert.deepEqual(shownButtons(b).map((x) => x.textContent), ['Aceitar tudo', 'Rejeitar tudo', 'Personalizar']);
   },
   async langnav(b) {
-    b.load();
+    await b.load();
     assert.equal(b.banner().lang, 'en');
     assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'Your privacy');
   },
   // Neither the page's nor the browser's language is the tenant's: the
   // default (es), with the tenant's override of one key.
   async langdefault(b) {
-    b.load();
+    await b.load();
     assert.equal(b.banner().lang, 'es');
     assert.equal(b.banner().all().find((n) => n.id === 'pgw-d').text(), 'Usamos cookies propias para medir y, si lo permites, para publicidad personalizada. Política de privacidad');
     assert.equal(b.banner().all().find((n) => n.tagName === 'H2').textContent, 'Tu privacidad', 'other keys stay built in');
@@ -455,7 +488,7 @@ const scenarios = {
 
   // The banner's buttons post the decision; "accept all" grants all three.
   async accept(b) {
-    b.load();
+    await b.load();
     click(b, 'Aceptar todo');
     await until(b, 2);
     assert.equal(b.calls[0].body, '{"v":1,"analytics":true,"marketing":true,"functional":true,"policy":"2026-01"}');
@@ -463,7 +496,7 @@ const scenarios = {
     assert.equal(b.listeners.keydown.length, 0, 'the focus trap is gone');
   },
   async rejectbtn(b) {
-    b.load();
+    await b.load();
     click(b, 'Rechazar todo');
     await until(b, 1);
     assert.equal(b.calls.length, 1);
@@ -474,7 +507,7 @@ const scenarios = {
   // Customize: three unticked toggles and "save choices"; analytics alone
   // gives a granular decision (and the GA4 path only).
   async granular(b) {
-    b.load();
+    await b.load();
     click(b, 'Personalizar');
     const boxes = b.banner().all().filter((n) => n.tagName === 'INPUT');
     assert.deepEqual(boxes.map((x) => [x.type, x.name, x.checked, x.shown()]), [
@@ -498,7 +531,7 @@ const scenarios = {
     assert.equal(b.banner(), undefined);
   },
   async granular2(b) {
-    b.load();
+    await b.load();
     click(b, 'Personalizar');
     const boxes = b.banner().all().filter((n) => n.tagName === 'INPUT');
     boxes[1].checked = true;
@@ -513,7 +546,7 @@ const scenarios = {
   // outside comes back in; after the choice the focus returns.
   async keyboard(b) {
     b.doc.focused = b.pageButton;
-    b.load();
+    await b.load();
     const banner = b.banner();
     const root = banner.rootNode();
     assert.equal(root.activeElement, banner, 'the dialog itself has the focus');
@@ -552,7 +585,7 @@ const scenarios = {
   // The floating reopen link (LoaderConfig.ReopenLink): shown once
   // decided, reopens the banner with the current choices ticked.
   async reopenlink(b) {
-    b.load();
+    await b.load();
     await until(b, 1);
     assert.equal(b.banner(), undefined);
     const find = () => b.body.all().find((n) => n.className === 'r');
@@ -595,6 +628,8 @@ const options = {
   keyboard: { lang: 'es' },
   reopenlink: { lang: 'es', cookie: 'jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln' },
   ids: { cookie: '_fbp=bogus; _fbc=fb.1.x.y; _ttp=abc_DEF-1' },
+  restored: { lang: 'es', restore: 'jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln' },
+  nostatus: { lang: 'es', cookie: 'jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln' },
 };
 
 (async () => {
