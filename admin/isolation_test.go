@@ -226,6 +226,17 @@ func TestTenantIsolation(t *testing.T) {
 			r := sameAsAbsent(t, "DELETE", "/api/v1/api-keys/"+w.bKey.ID, "/api/v1/api-keys/"+absent, "")
 			require.Equal(t, http.StatusNotFound, r.status)
 		},
+		"GET /api/v1/tracking/events/recent": func(t *testing.T) {
+			bEvent := randomUUID()
+			require.NoError(t, e.st.AppendEvents(t.Context(), []store.AuditEvent{{
+				TenantID: w.b.ID, EventID: bEvent, EventName: "purchase", EventSource: store.SourceClient, ClientIP: "198.51.100.77",
+			}}))
+			r := e.do("GET", "/api/v1/tracking/events/recent", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			require.NotContains(t, r.body, bEvent)
+			require.NotContains(t, r.body, "198.51.100")
+			w.requireNoLeak(t, r)
+		},
 		"GET /api/v1/tracking/deadletters": func(t *testing.T) {
 			bID := w.bDeadLetter(t)
 			r := e.do("GET", "/api/v1/tracking/deadletters", w.aTok, "")

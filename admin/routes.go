@@ -58,6 +58,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/domains", tenantRead, a.handleListOwnDomains},
 		{"POST", "/api/v1/tenant/paths/rotate", tenantWrite, a.handleRotateOwnPaths},
 		{"GET", "/api/v1/tracking/deadletters", tenantRead, a.handleListDeadLetters},
+		{"GET", "/api/v1/tracking/events/recent", tenantRead, a.handleRecentEvents},
 		{"POST", "/api/v1/tracking/deadletters/replay", tenantWrite, a.handleReplayDeadLetters},
 		{"GET", "/api/v1/tracking/pixels", tenantRead, a.handleListPixels},
 		{"POST", "/api/v1/tracking/pixels", tenantWrite, a.handleCreatePixel},
