@@ -45,6 +45,9 @@ type Deps struct {
 	// Admitter admits server-side events (the queue, the same atomic admit
 	// seam as the edge). Optional: without it the events routes answer 503.
 	Admitter Admitter
+	// Verifier runs a pixel's live check (platforms/verify). Optional:
+	// without it the verify route answers 503.
+	Verifier Verifier
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -64,6 +67,7 @@ type API struct {
 	dec     Decisions   // nil: consent writes answer 503
 	dls     DeadLetters // nil: dead-letter routes answer 503
 	adm     Admitter    // nil: events routes answer 503
+	ver     Verifier    // nil: verify answers 503
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -99,6 +103,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		dec:     d.Decisions,
 		dls:     d.DeadLetters,
 		adm:     d.Admitter,
+		ver:     d.Verifier,
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}

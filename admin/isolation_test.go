@@ -226,6 +226,10 @@ func TestTenantIsolation(t *testing.T) {
 			r := sameAsAbsent(t, "DELETE", "/api/v1/api-keys/"+w.bKey.ID, "/api/v1/api-keys/"+absent, "")
 			require.Equal(t, http.StatusNotFound, r.status)
 		},
+		"POST /api/v1/tracking/pixels/{uuid}/verify": func(t *testing.T) {
+			r := sameAsAbsent(t, "POST", "/api/v1/tracking/pixels/"+w.bPixel.UUID+"/verify", "/api/v1/tracking/pixels/"+absent+"/verify", "")
+			require.Contains(t, []int{http.StatusNotFound, http.StatusServiceUnavailable}, r.status)
+		},
 		"GET /api/v1/tracking/events/recent": func(t *testing.T) {
 			bEvent := randomUUID()
 			require.NoError(t, e.st.AppendEvents(t.Context(), []store.AuditEvent{{

@@ -65,6 +65,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/tracking/pixels/{uuid}", tenantRead, a.handleGetPixel},
 		{"PATCH", "/api/v1/tracking/pixels/{uuid}", tenantWrite, a.handlePatchPixel},
 		{"DELETE", "/api/v1/tracking/pixels/{uuid}", tenantWrite, a.handleDeletePixel},
+		{"POST", "/api/v1/tracking/pixels/{uuid}/verify", tenantWrite, a.handleVerifyPixel},
 		{"GET", "/api/v1/api-keys", tenantRead, a.handleListAPIKeys},
 		{"POST", "/api/v1/api-keys", tenantWrite, a.handleCreateAPIKey},
 		{"DELETE", "/api/v1/api-keys/{id}", tenantWrite, a.handleRevokeAPIKey},
