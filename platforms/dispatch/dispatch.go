@@ -22,8 +22,9 @@
 // the batch is sent again after an exponential backoff with jitter that
 // honours Retry-After (capped at Config.BackoffMax), up to Config.Attempts
 // requests, then "dead"; an error of no known class is retried the same way;
-// *platforms.PermanentError → "failed" (an auth failure also calls
-// Deps.OnAuthFailure with the pixel's UUID); *platforms.BatchError → per
+// *platforms.PermanentError → "failed" (an auth failure of a pixel whose
+// stored status is not red calls Deps.OnAuthFailure with its tenant and
+// UUID; a delivery for a red pixel calls Deps.OnRecovered); *platforms.BatchError → per
 // event, only the retryable ones sent again.
 //
 // Merge window (Config.MergeWindow, 0 = off): a conversion (ClassConversion)
@@ -142,10 +143,20 @@ type Deps struct {
 	// Registerer, when set, receives the engine's metrics (deliveries by
 	// platform and outcome, retries, request latency; no tenant label).
 	Registerer prometheus.Registerer
-	// OnAuthFailure, when set, is called with a pixel's UUID when its
-	// platform refused its credentials (the pixel's status turns red). It
-	// must not block.
-	OnAuthFailure func(pixelUUID string)
+	// OnAuthFailure, when set, is called with a pixel's tenant and UUID
+	// when its platform refuses its credentials and its stored status (as
+	// of the last snapshot refresh) is not already red (the status turns
+	// red). Until the snapshot sees the new status it is called for every
+	// such request: the receiver deduplicates. It runs on the delivery
+	// path: it must not block (hand the report to a buffered channel and
+	// return).
+	OnAuthFailure func(tenantID, pixelUUID string)
+	// OnRecovered, when set, is called with a pixel's tenant and UUID when
+	// a request delivers at least one event for a pixel whose stored status
+	// (as of the last snapshot refresh) is red (the status turns green
+	// again). Until the snapshot sees the new status it is called for every
+	// such request: the receiver deduplicates. It must not block.
+	OnRecovered func(tenantID, pixelUUID string)
 }
 
 // Engine is the delivery engine.

@@ -47,18 +47,19 @@ const (
 // env is one gateway's delivery side: a real SQLite queue and store, the
 // strict simulator over real HTTP, real adapters and an engine.
 type env struct {
-	t      testing.TB
-	sim    *platformsim.Sim
-	q      *queuesqlite.Queue
-	st     *storesqlite.Store
-	kr     *secret.Keyring
-	cfg    dispatch.Config
-	deps   dispatch.Deps
-	eng    *dispatch.Engine
-	client *http.Client
-	base   string // the simulator's URL
-	authMu sync.Mutex
-	auth   []string // OnAuthFailure calls
+	t         testing.TB
+	sim       *platformsim.Sim
+	q         *queuesqlite.Queue
+	st        *storesqlite.Store
+	kr        *secret.Keyring
+	cfg       dispatch.Config
+	deps      dispatch.Deps
+	eng       *dispatch.Engine
+	client    *http.Client
+	base      string // the simulator's URL
+	authMu    sync.Mutex
+	auth      []string // OnAuthFailure calls: tenant + "/" + pixel
+	recovered []string // OnRecovered calls: tenant + "/" + pixel
 }
 
 func testConfig() dispatch.Config {
@@ -108,10 +109,15 @@ func newEnv(t testing.TB, cfg dispatch.Config) *env {
 		Queue: q, Pixels: st, Keyring: kr, Audit: st,
 		Destinations: []platforms.Destination{meta.New(mc, client), google.New(gc, client), tiktok.New(tc, client)},
 		Consumer:     "test-" + uuid.NewString()[:8],
-		OnAuthFailure: func(id string) {
+		OnAuthFailure: func(tenant, id string) {
 			e.authMu.Lock()
 			defer e.authMu.Unlock()
-			e.auth = append(e.auth, id)
+			e.auth = append(e.auth, tenant+"/"+id)
+		},
+		OnRecovered: func(tenant, id string) {
+			e.authMu.Lock()
+			defer e.authMu.Unlock()
+			e.recovered = append(e.recovered, tenant+"/"+id)
 		},
 	}
 	return e
@@ -451,11 +457,38 @@ func TestAuthFailure(t *testing.T) {
 	e.waitStatus(ten, id, good, dispatch.StatusDelivered)
 	e.authMu.Lock()
 	defer e.authMu.Unlock()
-	require.Equal(t, []string{bad.UUID}, e.auth)
+	require.Equal(t, []string{ten + "/" + bad.UUID}, e.auth, "the callback gets the tenant and the pixel")
+	require.Empty(t, e.recovered, "neither pixel was red")
 	require.Len(t, e.requests(bad), 1)
 	for _, r := range e.requests(bad) {
 		require.NotContains(t, string(r.Response), "EAAB-wrong", "the token is not echoed")
 	}
+}
+
+func TestRecoveredAfterRed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig())
+	ten := e.tenant()
+	red := e.pixel(ten, store.PlatformMeta, true, nil)
+	_, err := e.st.UpdatePixel(t.Context(), ten, red.UUID, store.PixelPatch{Status: ptr("red")})
+	require.NoError(t, err)
+	green := e.pixel(ten, store.PlatformGoogle, true, nil)
+	_, err = e.st.UpdatePixel(t.Context(), ten, green.UUID, store.PixelPatch{Status: ptr("green")})
+	require.NoError(t, err)
+	badRed := e.pixel(ten, store.PlatformTikTok, true, map[string]string{"access_token": "tt-wrong-token-000000000000"})
+	_, err = e.st.UpdatePixel(t.Context(), ten, badRed.UUID, store.PixelPatch{Status: ptr("red")})
+	require.NoError(t, err)
+	e.start()
+	id := e.admit(ten, "lead")
+
+	e.waitStatus(ten, id, red, dispatch.StatusDelivered)
+	e.waitStatus(ten, id, green, dispatch.StatusDelivered)
+	e.waitStatus(ten, id, badRed, dispatch.StatusFailed)
+	e.authMu.Lock()
+	defer e.authMu.Unlock()
+	require.Equal(t, []string{ten + "/" + red.UUID}, e.recovered,
+		"only the red pixel that delivered is reported recovered")
+	require.Empty(t, e.auth, "a pixel already red is not reported again")
 }
 
 func TestSkippedAndUndecodable(t *testing.T) {
@@ -659,3 +692,5 @@ func TestBadAnswersAreClassifiedAndNeverBlock(t *testing.T) {
 	require.Empty(t, e.delivered(px))
 	require.Empty(t, e.delivered(tx))
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -507,11 +508,16 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 		}
 		vs, retryAfter, auth := classify(err, len(items))
 		l.m.observe(result(err), time.Since(start))
+		// The health callbacks fire only on a change of the stored light
+		// (as of the last snapshot), so a pixel that stays red is not
+		// written again and again.
 		if auth {
 			l.e.log.Warn("platform refused the pixel's credentials", "platform", l.platform, "pixel", b.pixel.UUID, "err", err)
-			if l.e.d.OnAuthFailure != nil {
-				l.e.d.OnAuthFailure(b.pixel.UUID)
+			if l.e.d.OnAuthFailure != nil && !l.e.pixels.Load().isRed(b.pixel.UUID) {
+				l.e.d.OnAuthFailure(b.pixel.TenantID, b.pixel.UUID)
 			}
+		} else if l.e.d.OnRecovered != nil && slices.Contains(vs, delivered) && l.e.pixels.Load().isRed(b.pixel.UUID) {
+			l.e.d.OnRecovered(b.pixel.TenantID, b.pixel.UUID)
 		}
 		var again []item
 		var nFailed, nDead int

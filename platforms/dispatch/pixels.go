@@ -13,11 +13,20 @@ import (
 	"github.com/jaraba/pixelgw/store"
 )
 
+// pixelRed is the red health light (store.Pixel.Status).
+const pixelRed = "red"
+
 // snapshot is the delivery view of the pixels: platform -> tenant -> the
 // tenant's active pixels with server-side delivery, credentials opened.
 // Immutable once published.
 type snapshot struct {
 	byPlatform map[string]map[string][]*platforms.Pixel
+	red        map[string]bool // UUIDs of the pixels whose stored status is red
+}
+
+// isRed reports whether the pixel's stored status was red at the refresh.
+func (s *snapshot) isRed(uuid string) bool {
+	return s != nil && s.red[uuid]
 }
 
 func (s *snapshot) lookup(platform, tenant string) []*platforms.Pixel {
@@ -42,7 +51,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: cannot load pixels: %w", err)
 	}
-	next := &snapshot{byPlatform: map[string]map[string][]*platforms.Pixel{}}
+	next := &snapshot{byPlatform: map[string]map[string][]*platforms.Pixel{}, red: map[string]bool{}}
 	cache := make(map[string]cachedPixel, len(rows))
 	for i := range rows {
 		r := &rows[i]
@@ -61,6 +70,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 			c = cachedPixel{updated: r.UpdatedAt, sealed: r.Credentials, pixel: p}
 		}
 		cache[r.UUID] = c
+		if r.Status == pixelRed {
+			next.red[r.UUID] = true
+		}
 		byTenant := next.byPlatform[r.Platform]
 		if byTenant == nil {
 			byTenant = map[string][]*platforms.Pixel{}
