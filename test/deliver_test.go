@@ -64,6 +64,20 @@ func TestDemoDeliversToEveryPlatform(t *testing.T) {
 	}
 	require.NotContains(t, s.log.String(), "jane@example.com", "personal data is never logged")
 
+	// The verify button on the demo's Meta pixel: a test event the
+	// simulator accepts.
+	status, list := apiReq(t, s.api, "GET", "/api/v1/tracking/pixels", strings.TrimSpace(tok), nil)
+	require.Equal(t, 200, status)
+	var metaUUID string
+	for _, p := range list["pixels"].([]any) {
+		if m := p.(map[string]any); m["platform"] == "meta" {
+			metaUUID = m["uuid"].(string)
+		}
+	}
+	status, ver := apiReq(t, s.api, "POST", "/api/v1/tracking/pixels/"+metaUUID+"/verify", strings.TrimSpace(tok), nil)
+	require.Equal(t, 200, status, ver)
+	require.Equal(t, true, ver["ok"], ver)
+
 	// Right to erasure: revoking through the API clears the visitor's audit
 	// rows (written by the engine's audit group, so poll).
 	visitor := cookies["jaraba_visitor_id"]

@@ -63,11 +63,10 @@ func (s *simServer) stop(ctx context.Context) error {
 	return nil
 }
 
-// newEngine builds the five adapters (on the SSRF-safe client) and the
-// delivery engine. With platforms.simulator it also starts the in-process
-// simulator and points every adapter at it; the returned components start
-// and stop it with the engine.
-func newEngine(cfg configs.Config, q queue.Queue, st fullStore, kr *secret.Keyring, reg prometheus.Registerer, log *slog.Logger) (*dispatch.Engine, []component, error) {
+// newDestinations builds the five adapters on the SSRF-safe client. With
+// platforms.simulator it also prepares the in-process simulator and points
+// every adapter at it; the returned component starts and stops it.
+func newDestinations(cfg configs.Config, log *slog.Logger) ([]platforms.Destination, []component, error) {
 	pc := cfg.Platforms
 	var comps []component
 	allowPrivate := pc.AllowPrivateAddresses
@@ -91,6 +90,14 @@ func newEngine(cfg configs.Config, q queue.Queue, st fullStore, kr *secret.Keyri
 		tiktok.New(pc.TikTok, client),
 		x.New(pc.X, client),
 	}
+	return dests, comps, nil
+}
+
+// newEngine builds the delivery engine over the adapters, with the pixel
+// health writer; the components start before and stop after each other in
+// that order.
+func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue, st fullStore, kr *secret.Keyring, reg prometheus.Registerer, log *slog.Logger) (*dispatch.Engine, []component) {
+	pc := cfg.Platforms
 	host, _ := os.Hostname()
 	dlog := log.With(slog.String("component", "dispatch"))
 	health := newPixelHealth(st, log.With(slog.String("component", "pixel-health")), healthQueue)
@@ -106,10 +113,8 @@ func newEngine(cfg configs.Config, q queue.Queue, st fullStore, kr *secret.Keyri
 		OnAuthFailure: health.Failed,
 		OnRecovered:   health.Recovered,
 	})
-	// The simulator (if any) and the health writer start before and stop
-	// after the engine.
-	comps = append(comps, component{"pixel-health", health.Start, health.Stop})
-	return eng, append(comps, component{"dispatch", eng.Start, eng.Stop}), nil
+	// The health writer starts before and stops after the engine.
+	return eng, []component{{"pixel-health", health.Start, health.Stop}, {"dispatch", eng.Start, eng.Stop}}
 }
 
 // Pixel health lights (store.Pixel.Status) the delivery engine sets.

@@ -14,6 +14,7 @@ import (
 	"github.com/jaraba/pixelgw/admin"
 	"github.com/jaraba/pixelgw/configs"
 	"github.com/jaraba/pixelgw/internal/ops"
+	"github.com/jaraba/pixelgw/platforms/verify"
 	"github.com/jaraba/pixelgw/proxy"
 	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store/storepg"
@@ -77,7 +78,14 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	reg := &tenant.Registry{}
 	reloader := tenant.NewReloader(st, kr, reg, log.With(slog.String("component", "tenants")), cfg.Edge.ReloadInterval)
 
-	api, err := admin.New(cfg.API, admin.Deps{Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")), Decisions: q, DeadLetters: q, Admitter: q})
+	dests, dcomps, err := newDestinations(cfg, log)
+	if err != nil {
+		return err
+	}
+	api, err := admin.New(cfg.API, admin.Deps{
+		Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")),
+		Decisions: q, DeadLetters: q, Admitter: q, Verifier: verify.New(dests, nil),
+	})
 	if err != nil {
 		return err
 	}
@@ -97,11 +105,9 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		Logger:   log,
 	})
 
-	var dcomps []component
 	if cfg.Platforms.Deliver {
-		if _, dcomps, err = newEngine(cfg, q, st, kr, registry, log); err != nil {
-			return err
-		}
+		_, ecomps := newEngine(cfg, dests, q, st, kr, registry, log)
+		dcomps = append(dcomps, ecomps...)
 	}
 
 	comps := append(qcomps, dcomps...)
