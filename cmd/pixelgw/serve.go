@@ -56,12 +56,18 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	var partition func(ctx context.Context, from, to time.Time) error
 	if pg, ok := st.(*storepg.Store); ok {
+		partition = func(ctx context.Context, from, to time.Time) error {
+			_, err := pg.EnsurePartitions(ctx, from, to)
+			return err
+		}
 		now := time.Now().UTC()
-		if _, err := pg.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {
+		if err := partition(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {
 			return fmt.Errorf("cannot create audit partitions: %w", err)
 		}
 	}
+	maint := newMaintainer(st, partition, log.With(slog.String("component", "maintenance")))
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
@@ -112,6 +118,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 
 	comps := append(qcomps, dcomps...)
 	comps = append(comps,
+		component{"maintenance", maint.Start, maint.Stop},
 		component{"tenants", reloader.Start, reloader.Stop},
 		component{"ops", opsSrv.Start, opsSrv.Stop},
 		component{"edge", edge.Start, edge.Stop},

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jaraba/pixelgw/store"
+)
+
+// ipRetention is how long client and consent IPs are kept (SPEC §8, §11).
+const ipRetention = 30 * 24 * time.Hour
+
+// maintainer runs the periodic jobs: the IP purge and, on PostgreSQL, the
+// creation of the audit's daily partitions ahead of time. Both are
+// idempotent, so every instance may run them: a second run finds nothing
+// to do (no fleet lock needed).
+type maintainer struct {
+	st        store.Store
+	partition func(ctx context.Context, from, to time.Time) error // nil in embedded mode
+	log       *slog.Logger
+	every     time.Duration
+	now       func() time.Time
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newMaintainer(st store.Store, partition func(ctx context.Context, from, to time.Time) error, log *slog.Logger) *maintainer {
+	return &maintainer{st: st, partition: partition, log: log, every: time.Hour, now: time.Now}
+}
+
+// run does one round of every job.
+func (m *maintainer) run(ctx context.Context) {
+	now := m.now().UTC()
+	cut := now.Add(-ipRetention)
+	if n, err := m.st.PurgeClientIPs(ctx, cut); err != nil {
+		m.log.Warn("cannot purge client ips", slog.Any("err", err))
+	} else if n > 0 {
+		m.log.Info("client ips purged", slog.Int64("events", n))
+	}
+	if n, err := m.st.PurgeConsentIPs(ctx, cut); err != nil {
+		m.log.Warn("cannot purge consent ips", slog.Any("err", err))
+	} else if n > 0 {
+		m.log.Info("consent ips purged", slog.Int64("records", n))
+	}
+	if m.partition != nil {
+		if err := m.partition(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {
+			m.log.Warn("cannot create audit partitions", slog.Any("err", err))
+		}
+	}
+}
+
+func (m *maintainer) Start(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done = cancel, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(m.every)
+		defer t.Stop()
+		for {
+			m.run(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+func (m *maintainer) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel == nil {
+		return nil
+	}
+	m.cancel()
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
