@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"github.com/jaraba/pixelgw/platforms/normalize"
 )
 
@@ -569,16 +570,16 @@ func (a *Adapter) post(ctx context.Context, p *platforms.Pixel, path string, bod
 	secrets := []string{p.Credentials["api_secret"]}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.endpoint(path, p), bytes.NewReader(body))
 	if err != nil {
-		return platforms.Response{}, nil, permanent("google: cannot build request: %v", redactErr(stripURL(err), secrets))
+		return platforms.Response{}, nil, permanent("google: cannot build request: %v", adapt.RedactErr(adapt.StripURL(err), secrets))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return platforms.Response{}, nil, &platforms.RetryableError{Err: redactErr(fmt.Errorf("google: cannot send: %w", stripURL(err)), secrets)}
+		return platforms.Response{}, nil, &platforms.RetryableError{Err: adapt.RedactErr(fmt.Errorf("google: cannot send: %w", adapt.StripURL(err)), secrets)}
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
-	return platforms.Response{HTTPStatus: resp.StatusCode, Body: redact(raw, secrets)}, resp.Header, nil
+	return platforms.Response{HTTPStatus: resp.StatusCode, Body: adapt.Redact(raw, secrets)}, resp.Header, nil
 }
 
 // classify: 2xx success (GA4 answers 204 even to malformed payloads);
@@ -758,42 +759,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now).Round(time.Second)
 	}
 	return 0
-}
-
-// stripURL drops the URL (it carries api_secret) from a *url.Error,
-// keeping the operation and the cause.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}
-
-// redactErr replaces secrets in err's text, keeping the chain for
-// errors.Is.
-func redactErr(err error, secrets []string) error {
-	msg := err.Error()
-	clean := string(redact([]byte(msg), secrets))
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return errors.Unwrap(e.err) }
-
-func redact(b []byte, secrets []string) []byte {
-	for _, s := range secrets {
-		if len(s) >= 4 && bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
-		}
-	}
-	return b
 }

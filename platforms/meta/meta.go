@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"github.com/jaraba/pixelgw/platforms/normalize"
 )
 
@@ -485,17 +486,17 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	endpoint := a.cfg.BaseURL + "/" + a.cfg.Version + "/" + url.PathEscape(p.PixelID) + "/events"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return platforms.Response{}, permanent("meta: cannot build request: %v", stripURL(err))
+		return platforms.Response{}, permanent("meta: cannot build request: %v", adapt.StripURL(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return platforms.Response{}, &platforms.RetryableError{Err: redactErr(fmt.Errorf("meta: cannot send: %w", stripURL(err)), secrets)}
+		return platforms.Response{}, &platforms.RetryableError{Err: adapt.RedactErr(fmt.Errorf("meta: cannot send: %w", adapt.StripURL(err)), secrets)}
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
-	raw = redact(raw, secrets)
+	raw = adapt.Redact(raw, secrets)
 	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: raw}
 	return out, classify(resp, raw, secrets)
 }
@@ -542,7 +543,7 @@ func classify(resp *http.Response, body []byte, secrets []string) error {
 		if ge.Error.UserTitle != "" {
 			msg += " (" + ge.Error.UserTitle + ")"
 		}
-		err = redactErr(fmt.Errorf("meta: HTTP %d code %d subcode %d: %s", status, code, sub, truncate(msg, 300)), secrets)
+		err = adapt.RedactErr(fmt.Errorf("meta: HTTP %d code %d subcode %d: %s", status, code, sub, truncate(msg, 300)), secrets)
 	} else {
 		err = fmt.Errorf("meta: HTTP %d", status)
 	}
@@ -607,42 +608,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now).Round(time.Second)
 	}
 	return 0
-}
-
-// stripURL drops the URL from a *url.Error (a query string may carry a
-// credential), keeping the operation and the cause.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}
-
-// redactErr replaces any secret in err's text, keeping the chain for
-// errors.Is (context.Canceled, DeadlineExceeded).
-func redactErr(err error, secrets []string) error {
-	msg := err.Error()
-	clean := string(redact([]byte(msg), secrets))
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return errors.Unwrap(e.err) }
-
-func redact(b []byte, secrets []string) []byte {
-	for _, s := range secrets {
-		if len(s) >= 4 && bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
-		}
-	}
-	return b
 }

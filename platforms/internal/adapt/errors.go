@@ -1,0 +1,47 @@
+package adapt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// StripURL drops the URL from a *url.Error (a query string may carry a
+// credential), keeping the operation and the cause.
+func StripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// RedactErr replaces any secret in err's text, keeping the chain for
+// errors.Is (context.Canceled, DeadlineExceeded).
+func RedactErr(err error, secrets []string) error {
+	msg := err.Error()
+	clean := string(Redact([]byte(msg), secrets))
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return errors.Unwrap(e.err) }
+
+// Redact replaces every secret (at least 4 bytes long) in b.
+func Redact(b []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if len(s) >= 4 && bytes.Contains(b, []byte(s)) {
+			b = bytes.ReplaceAll(b, []byte(s), []byte("[REDACTED]"))
+		}
+	}
+	return b
+}
