@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/jaraba/pixelgw/consent"
 	"github.com/jaraba/pixelgw/platforms"
 	"github.com/jaraba/pixelgw/proxy/clientip"
 	"github.com/jaraba/pixelgw/proxy/collect"
@@ -359,8 +360,12 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 	if err == nil {
 		err = cookie.CheckSubject(c, h.Cookie(cookie.VisitorName))
 	}
-	marketing := c.Marketing && !gpc(h)
-	if err != nil || !(c.Analytics || marketing) {
+	// The one written policy (consent.Effective): GPC removes marketing.
+	st := consent.Effective(consent.State{
+		Analytics: c.Analytics, Marketing: c.Marketing, Functional: c.Functional, GPC: gpc(h), HasRecord: err == nil,
+	}, consent.DefaultPolicy())
+	marketing := st.Marketing
+	if err != nil || !(st.Analytics || marketing) {
 		e.m.consentBlocked.Add(float64(len(b.Events)))
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return

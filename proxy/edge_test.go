@@ -445,3 +445,20 @@ func TestConsentStatusRestoresCappedCookie(t *testing.T) {
 	require.Equal(t, 204, r.status)
 	require.Empty(t, r.cookies)
 }
+
+func TestGlobalPrivacyControlRemovesMarketing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	cs := consent(t, f, true, true)
+	r := f.do(t, "POST", "t.shop.example", f.shop.CollectPath, beacon("purchase", uuid.NewString()),
+		"Origin", shopOrigin, "Content-Type", "text/plain", "Cookie", cookieHeader(cs), "Sec-GPC", "1")
+	require.Equal(t, 204, r.status)
+	msgs := readAll(t, f.q)
+	require.Len(t, msgs, 1, "analytics consent still allows the event")
+	var p map[string]any
+	require.NoError(t, json.Unmarshal(msgs[0].Payload, &p))
+	require.Equal(t, false, p["consent"].(map[string]any)["m"], "GPC is a marketing opt-out")
+	require.Equal(t, true, p["consent"].(map[string]any)["gpc"])
+	require.NotContains(t, p, "user", "no user data without marketing")
+	require.NotContains(t, p, "ids", "no click ids without marketing")
+}
