@@ -70,18 +70,8 @@ func Defaults() Config {
 
 // Validate returns one error naming the first invalid field.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.BaseURL)
-	switch {
-	case err != nil:
-		return errors.New("platforms.google.base_url: not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("platforms.google.base_url: scheme must be http or https")
-	case u.Host == "":
-		return errors.New("platforms.google.base_url: host required")
-	case u.User != nil:
-		return errors.New("platforms.google.base_url: must not carry credentials")
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return errors.New("platforms.google.base_url: must not have a query or fragment")
+	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("platforms.google.base_url: %w", err)
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return errors.New("platforms.google.timeout: must be between 1ns and 5m")
@@ -102,13 +92,8 @@ var _ platforms.Destination = (*Adapter)(nil)
 // /httpx in production); the adapter never follows redirects, whatever the
 // client's own policy.
 func New(cfg Config, client *http.Client) *Adapter {
-	if client == nil {
-		client = &http.Client{}
-	}
-	c := *client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Adapter{cfg: cfg, client: &c}
+	return &Adapter{cfg: cfg, client: adapt.NoRedirects(client)}
 }
 
 // Platform returns "google".

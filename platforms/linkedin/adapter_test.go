@@ -101,7 +101,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	f(func(c *linkedin.Config) { c.BaseURL = "" }, "platforms.linkedin.base_url: required")
 	f(func(c *linkedin.Config) { c.BaseURL = "ftp://x" }, "platforms.linkedin.base_url")
-	f(func(c *linkedin.Config) { c.BaseURL = "https://u:p@api.linkedin.com" }, "platforms.linkedin.base_url: must not contain credentials")
+	f(func(c *linkedin.Config) { c.BaseURL = "https://u:p@api.linkedin.com" }, "platforms.linkedin.base_url: must not carry credentials")
 	f(func(c *linkedin.Config) { c.BaseURL = "https://api.linkedin.com?x=1" }, "platforms.linkedin.base_url")
 	f(func(c *linkedin.Config) { c.Version = "2026-04" }, "platforms.linkedin.version")
 	f(func(c *linkedin.Config) { c.Version = "202613" }, "platforms.linkedin.version")

@@ -67,7 +67,7 @@ var versionRe = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,2}$`)
 
 // Validate returns one error naming the first invalid field.
 func (c Config) Validate() error {
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
 		return fmt.Errorf("platforms.meta.base_url: %w", err)
 	}
 	if !versionRe.MatchString(c.Version) {
@@ -75,24 +75,6 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return errors.New("platforms.meta.timeout: must be between 1ns and 5m")
-	}
-	return nil
-}
-
-func validateBaseURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("scheme must be http or https")
-	case u.Host == "":
-		return errors.New("host required")
-	case u.User != nil:
-		return errors.New("must not carry credentials")
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return errors.New("must not have a query or fragment")
 	}
 	return nil
 }
@@ -110,13 +92,8 @@ var _ platforms.Destination = (*Adapter)(nil)
 // /httpx in production); the adapter never follows redirects, whatever the
 // client's own policy.
 func New(cfg Config, client *http.Client) *Adapter {
-	if client == nil {
-		client = &http.Client{}
-	}
-	c := *client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Adapter{cfg: cfg, client: &c}
+	return &Adapter{cfg: cfg, client: adapt.NoRedirects(client)}
 }
 
 // Platform returns "meta".

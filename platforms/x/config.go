@@ -2,6 +2,7 @@ package x
 
 import (
 	"fmt"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -32,7 +33,7 @@ var versionRe = regexp.MustCompile(`^[1-9][0-9]?$`)
 
 // Validate returns one precise error for the first bad field.
 func (c Config) Validate() error {
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
 		return fmt.Errorf("platforms.x.base_url: %w", err)
 	}
 	if !versionRe.MatchString(c.Version) {
@@ -40,28 +41,6 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return fmt.Errorf("platforms.x.timeout: must be > 0 and at most 5m")
-	}
-	return nil
-}
-
-// validateBaseURL never echoes the value (it may carry credentials).
-func validateBaseURL(s string) error {
-	if s == "" {
-		return fmt.Errorf("required")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("not a valid URL")
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("scheme must be https (or http)")
-	case u.Host == "":
-		return fmt.Errorf("host required")
-	case u.User != nil:
-		return fmt.Errorf("must not contain credentials")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Errorf("must not have a query or fragment")
 	}
 	return nil
 }

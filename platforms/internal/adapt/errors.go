@@ -45,3 +45,26 @@ func Redact(b []byte, secrets []string) []byte {
 	}
 	return b
 }
+
+// ValidateBaseURL checks an operator-configured platform base URL: http(s),
+// a host, no credentials, query or fragment. Errors never echo the value.
+func ValidateBaseURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a valid URL")
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be http or https")
+	case u.Host == "":
+		return fmt.Errorf("host required")
+	case u.User != nil:
+		return fmt.Errorf("must not carry credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
