@@ -146,11 +146,12 @@ type Pixel struct {
 	TestEventCode     string
 	Domains           []string // authorized origins' hostnames
 	Status            string   // health light: green|amber|red|unknown
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+
 	// ConfirmBrowserConversions: deliver a browser-sourced conversion only
 	// when a server copy confirms it within the merge window (migration 003).
 	ConfirmBrowserConversions bool
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
 }
 
 // PixelPatch changes some fields of a pixel; nil means unchanged.
