@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jaraba/pixelgw/internal/eventmetrics"
 	"github.com/jaraba/pixelgw/store"
 	"github.com/jaraba/pixelgw/store/secret"
 )
@@ -48,6 +49,9 @@ type Deps struct {
 	// Verifier runs a pixel's live check (platforms/verify). Optional:
 	// without it the verify route answers 503.
 	Verifier Verifier
+	// Events are the event counters shared with the edge (source="server"
+	// here). Optional: nil counts into unregistered counters.
+	Events *eventmetrics.Metrics
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -68,6 +72,7 @@ type API struct {
 	dls     DeadLetters // nil: dead-letter routes answer 503
 	adm     Admitter    // nil: events routes answer 503
 	ver     Verifier    // nil: verify answers 503
+	evm     *eventmetrics.Source
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -104,6 +109,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		dls:     d.DeadLetters,
 		adm:     d.Admitter,
 		ver:     d.Verifier,
+		evm:     serverEventMetrics(d.Events),
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}

@@ -121,6 +121,16 @@ type prepared struct {
 // result per event, in order. An error (503 + Retry-After) means nothing of
 // the call was admitted.
 func (a *API) TrackEvents(ctx context.Context, tenantID string, raw []json.RawMessage) ([]EventResult, error) {
+	res, err := a.trackEvents(ctx, tenantID, raw)
+	if err != nil {
+		a.countUnavailable(len(raw))
+		return nil, err
+	}
+	a.countResults(res)
+	return res, nil
+}
+
+func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMessage) ([]EventResult, error) {
 	if a.adm == nil {
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "the events API is not enabled on this server")
 	}
