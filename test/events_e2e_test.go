@@ -275,4 +275,3 @@ func countStatus(ev map[string]any, status string) int {
 	}
 	return n
 }
-
