@@ -177,3 +177,24 @@ func TestTestEventCodeMarksOutcomes(t *testing.T) {
 	require.False(t, e.waitStatus(ten, id, live, dispatch.StatusDelivered).Test)
 	require.True(t, e.carries(debug, "TEST12345"), "the request carried the test code")
 }
+
+// TestConfirmWithoutMergeWindow: with no window nothing can confirm a
+// browser conversion, so a pixel that requires confirmation never gets one
+// (documented), while server copies still go.
+func TestConfirmWithoutMergeWindow(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.MergeWindow = 0
+	e := newEnv(t, cfg)
+	ten := e.tenant()
+	strict := e.patchPixel(ten, e.pixel(ten, store.PlatformMeta, true, nil), store.PixelPatch{ConfirmBrowserConversions: ptr(true)})
+	e.start()
+	browser := e.admit(ten, "lead")
+	server := uuid.NewString()
+	e.admitID(ten, server, "lead", copyPayload(t, ten, server, "lead", "server", map[string]any{"em": "a@example.com"},
+		map[string]any{}, "", nil), queue.Queued)
+	e.waitStatus(ten, browser, strict, dispatch.StatusUnconfirmed)
+	e.waitStatus(ten, server, strict, dispatch.StatusDelivered)
+	eventually(t, func() bool { return e.lag() == 0 }, "both acknowledged")
+	require.Equal(t, map[string]int{server: 1}, e.delivered(strict))
+}
