@@ -97,6 +97,7 @@ import (
 
 	"github.com/jaraba/pixelgw/platforms"
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/queue"
 	"github.com/jaraba/pixelgw/store/secret"
 )
@@ -157,6 +158,11 @@ type Deps struct {
 	// again). Until the snapshot sees the new status it is called for every
 	// such request: the receiver deduplicates. It must not block.
 	OnRecovered func(tenantID, pixelUUID string)
+	// Live, when set, receives each accepted event (after its audit row is
+	// written) and each outcome (after it is written), for the live debug
+	// stream; batched per tenant, only for tenants with a stream open.
+	// Publish never blocks.
+	Live live.Publisher
 }
 
 // Engine is the delivery engine.

@@ -698,4 +698,5 @@ func (l *loop) write(ctx context.Context, r *record) {
 			}
 		}
 	}
+	l.publishOutcomes(r)
 }
