@@ -68,6 +68,11 @@
 // names another tenant or event id than the entry) is recorded "failed"
 // with no pixel, once per platform group, dead-lettered and acknowledged.
 //
+// Live stream (Deps.Live, optional): after the audit group writes a batch's
+// rows, and after a recorder writes outcomes, the engine publishes them per
+// tenant (store/live), only for tenants with a stream open; Publish never
+// blocks. Outcomes carry the HTTP status of the request that carried them.
+//
 // Metrics (Deps.Registerer; no tenant label): pixelgw_deliveries_total
 // {platform, outcome}, pixelgw_delivery_retries_total{platform},
 // pixelgw_platform_request_duration_seconds{platform, result},
