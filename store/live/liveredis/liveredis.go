@@ -15,7 +15,7 @@
 // (below) and, if so, queues the updates for one publisher goroutine
 // (bounded: when full they are dropped and counted), which PUBLISHes them
 // as JSON arrays of at most maxChunk updates, pipelined. Nothing on the
-// caller's path touches the network.
+// caller's path touches the network or waits for a lock held across it.
 //
 // Who listens: a process knows its own streams; it learns of the others'
 // from the control channel (<prefix>:livectl), where a new stream announces
@@ -99,10 +99,14 @@ type Hub struct {
 	publishDropped atomic.Uint64
 	lastLog        atomic.Int64 // unix nanos of the last throttled log
 
-	mu       sync.Mutex
+	// rmu guards remote only, never held across network calls, so that
+	// Listening (on the delivery engine's path) never waits for Redis.
+	rmu    sync.Mutex
+	remote map[string]time.Time // tenant -> listened to elsewhere until
+
+	mu       sync.Mutex // guards the rest; held across SUBSCRIBE/UNSUBSCRIBE writes
 	ps       *redis.PubSub
 	chans    map[string]*chanState // tenant -> its channel's state
-	remote   map[string]time.Time  // tenant -> listened to elsewhere until
 	started  bool
 	stopped  bool
 	stop     chan struct{}
@@ -211,9 +215,9 @@ func (h *Hub) Listening(tenantID string) bool {
 	if h.f.Has(tenantID) {
 		return true
 	}
-	h.mu.Lock()
+	h.rmu.Lock()
 	until, ok := h.remote[tenantID]
-	h.mu.Unlock()
+	h.rmu.Unlock()
 	return ok && time.Now().Before(until)
 }
 
@@ -346,9 +350,9 @@ func (h *Hub) receiveLoop() {
 			h.confirm(strings.TrimPrefix(m.Channel, h.prefix))
 		case *redis.Message:
 			if m.Channel == h.ctl {
-				h.mu.Lock()
+				h.rmu.Lock()
 				h.remote[m.Payload] = time.Now().Add(remoteTTL)
-				h.mu.Unlock()
+				h.rmu.Unlock()
 				continue
 			}
 			tenant, ok := strings.CutPrefix(m.Channel, h.prefix)
@@ -448,8 +452,8 @@ func (h *Hub) refresh(ctx context.Context) {
 	}
 	now := time.Now()
 	until := now.Add(remoteTTL)
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.rmu.Lock()
+	defer h.rmu.Unlock()
 	for t, u := range h.remote {
 		if !now.Before(u) {
 			delete(h.remote, t)
