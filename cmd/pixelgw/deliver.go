@@ -101,7 +101,7 @@ func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue,
 	host, _ := os.Hostname()
 	dlog := log.With(slog.String("component", "dispatch"))
 	health := newPixelHealth(st, log.With(slog.String("component", "pixel-health")), healthQueue)
-	eng := dispatch.New(pc.Dispatch, dispatch.Deps{
+	eng := dispatch.New(pc.DispatchConfig(), dispatch.Deps{
 		Queue:         q,
 		Pixels:        st,
 		Keyring:       kr,

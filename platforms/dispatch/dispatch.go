@@ -20,8 +20,9 @@
 // per platform (the loop stops reading while they are all busy). The answer
 // is classified: nil → "delivered"; *platforms.RetryableError → "retrying",
 // the batch is sent again after an exponential backoff with jitter that
-// honours Retry-After (capped at Config.BackoffMax), up to Config.Attempts
-// requests, then "dead"; an error of no known class is retried the same way;
+// honours Retry-After (capped at Config.BackoffMax), up to
+// Config.AttemptsFor(platform) requests (Config.Attempts unless the
+// platform overrides it: platforms.<name>.attempts), then "dead"; an error of no known class is retried the same way;
 // *platforms.PermanentError → "failed" (an auth failure of a pixel whose
 // stored status is not red calls Deps.OnAuthFailure with its tenant and
 // UUID; a delivery for a red pixel calls Deps.OnRecovered); *platforms.BatchError → per
@@ -75,7 +76,7 @@
 // {platform}, pixelgw_dead_letters_total{platform},
 // pixelgw_queue_reclaimed_total{group}.
 //
-// Not done: per-platform attempts; merging across consumers (a merge entry
+// Not done: merging across consumers (a merge entry
 // read by another process than its conversion is only recorded); the audit
 // row of a reclaimed entry is written again if its consumer died between
 // the write and the ack.

@@ -26,6 +26,7 @@ type loop struct {
 	platform string
 	group    string
 	maxBatch int
+	attempts int // requests per (event, pixel): Config.AttemptsFor
 	m        *platformMetrics
 
 	sem     chan struct{} // one token per request in flight
@@ -113,7 +114,7 @@ func (r *record) empty() bool {
 
 func newLoop(e *Engine, dest platforms.Destination) *loop {
 	return &loop{
-		e: e, dest: dest, platform: dest.Platform(), group: Group(dest.Platform()), maxBatch: dest.MaxBatch(),
+		e: e, dest: dest, platform: dest.Platform(), group: Group(dest.Platform()), maxBatch: dest.MaxBatch(), attempts: e.cfg.AttemptsFor(dest.Platform()),
 		m:       e.metrics.forPlatform(dest.Platform()),
 		sem:     make(chan struct{}, e.cfg.MaxInFlight),
 		rec:     make(chan record, 2*e.cfg.MaxInFlight+2),
@@ -529,7 +530,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 				nFailed++
 				l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
 			case retry:
-				if attempt >= l.e.cfg.Attempts {
+				if attempt >= l.attempts {
 					status = StatusDead
 					nDead++
 					l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
@@ -552,7 +553,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 		// order, the outcomes every other batch queued for it.
 		var acks record
 		for i, it := range items {
-			if (vs[i] != retry || attempt >= l.e.cfg.Attempts) && it.msg.remaining.Add(-1) == 0 {
+			if (vs[i] != retry || attempt >= l.attempts) && it.msg.remaining.Add(-1) == 0 {
 				acks.acks = append(acks.acks, it.msg.ackIDs()...)
 			}
 		}
