@@ -59,6 +59,10 @@ type msgState struct {
 	remaining atomic.Int32
 	// letter is set once the message is dead-lettered for this group.
 	letter atomic.Bool
+	// merged is the event with the merges' identifiers folded in (set
+	// before the first send when merges is not empty): what a dead letter
+	// carries.
+	merged *platforms.Event
 }
 
 // ackIDs are the ids acknowledged once every pixel's outcome is written.
@@ -216,10 +220,20 @@ func (l *loop) outcome(tenant, eventID, pixel, status string, attempts int, resp
 	}
 }
 
-// letter queues the message's dead letter for this group, once.
+// letter queues the message's dead letter for this group, once. A message
+// with merges folded in is stored with the merged event as its payload, so
+// a replay sends what the first attempt sent.
 func (l *loop) letter(r *record, ms *msgState, reason string) {
 	if ms.letter.CompareAndSwap(false, true) {
-		r.dead = append(r.dead, deadLetter{msg: ms.msg, reason: reason})
+		m := ms.msg
+		if ms.merged != nil {
+			if b, err := platforms.EncodeRecord(ms.merged); err == nil {
+				m.Payload = b
+			} else {
+				l.e.log.Warn("dead letter keeps the queued payload: merged event not encodable", "group", l.group, "id", m.ID, "err", err)
+			}
+		}
+		r.dead = append(r.dead, deadLetter{msg: m, reason: reason})
 	}
 }
 
@@ -340,6 +354,9 @@ func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event,
 	settled := &l.settled
 	m := &ms.msg
 	pixels := snap.lookup(l.platform, m.TenantID)
+	if len(ms.merges) > 0 {
+		ms.merged = ev
+	}
 	for range ms.merges {
 		for _, p := range pixels {
 			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
