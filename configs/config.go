@@ -101,6 +101,8 @@ type PreviousKey struct {
 // OpsConfig configures the ops listener (/metrics, /healthz, /readyz).
 type OpsConfig struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves /debug/pprof/ on the ops listener (off by default).
+	Pprof bool `yaml:"pprof"`
 }
 
 // PlatformsConfig holds each platform adapter's configuration.
