@@ -48,6 +48,8 @@ type loop struct {
 	// than ClaimMinIdle under overload) does not process it twice.
 	heldMu sync.Mutex
 	held   map[string]struct{}
+
+	dec eventDecoder // run's goroutine only
 }
 
 // msgState tracks one message until every pixel's outcome is final.
@@ -258,7 +260,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 			l.merge(m, snap, now)
 			continue
 		}
-		ev, err := platforms.DecodeEvent(m.Payload)
+		ev, err := l.dec.decode(m.Payload)
 		if err == nil && (ev.TenantID != m.TenantID || ev.EventID != m.EventID) {
 			err = errors.New("payload tenant or event id differs from the queue entry's")
 		}
@@ -303,7 +305,7 @@ func (l *loop) wait(ms *msgState, ev *platforms.Event) bool {
 // entry is only recorded ("merged") and acknowledged.
 func (l *loop) merge(m queue.Message, snap *snapshot, now time.Time) {
 	if w, ok := l.waiting[waitKey{m.TenantID, m.EventID, m.EventName}]; ok {
-		cp, err := platforms.DecodeEvent(m.Payload)
+		cp, err := l.dec.decode(m.Payload)
 		if err == nil && cp.TenantID == m.TenantID && cp.EventID == m.EventID {
 			mergeInto(w.ev, &cp)
 		} else {
