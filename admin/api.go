@@ -24,6 +24,7 @@ import (
 
 	"github.com/jaraba/pixelgw/internal/eventmetrics"
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/secret"
 )
 
@@ -52,6 +53,9 @@ type Deps struct {
 	// Events are the event counters shared with the edge (source="server"
 	// here). Optional: nil counts into unregistered counters.
 	Events *eventmetrics.Metrics
+	// Live is where the live event stream subscribes (store/live).
+	// Optional: without it the stream route answers 503.
+	Live live.Subscriber
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -68,10 +72,12 @@ type API struct {
 	keyring *secret.Keyring
 	log     *slog.Logger
 	now     func() time.Time
-	dec     Decisions   // nil: consent writes answer 503
-	dls     DeadLetters // nil: dead-letter routes answer 503
-	adm     Admitter    // nil: events routes answer 503
-	ver     Verifier    // nil: verify answers 503
+	dec     Decisions       // nil: consent writes answer 503
+	dls     DeadLetters     // nil: dead-letter routes answer 503
+	adm     Admitter        // nil: events routes answer 503
+	ver     Verifier        // nil: verify answers 503
+	live    live.Subscriber // nil: the stream answers 503
+	streams *streams
 	evm     *eventmetrics.Source
 	auth    *authenticator
 	mux     *http.ServeMux
@@ -110,6 +116,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		adm:     d.Admitter,
 		ver:     d.Verifier,
 		evm:     serverEventMetrics(d.Events),
+		live:    d.Live,
+		streams: newStreams(cfg.MaxStreams),
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}
@@ -200,6 +208,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the live
+// stream flushes and sets deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
