@@ -38,8 +38,9 @@ type DeliveryOut struct {
 	// Source is the source of the copy the outcome is about ("" for rows
 	// written before migration 003).
 	Source string `json:"source,omitempty"`
-	// Test marks debug mode: the pixel had a test_event_code.
-	Test bool `json:"test"`
+	// Test marks debug mode: the pixel had a test_event_code (absent
+	// otherwise).
+	Test bool `json:"test,omitempty"`
 	// Response is the platform's answer to the request that carried the
 	// event (none for outcomes settled without a request).
 	Response *ResponseOut `json:"response,omitempty"`

@@ -185,7 +185,8 @@ func TestBrowserAndServerCopiesMeet(t *testing.T) {
 			if d["platform"] == "meta" {
 				require.Contains(t, resp["body"], "events_received", "Meta's answer as stored")
 			}
-			require.Equal(t, d["platform"] == "meta" || d["platform"] == "tiktok", d["test"], "the demo's Meta and TikTok pixels have a test_event_code: %v", d)
+			isTest, _ := d["test"].(bool)
+			require.Equal(t, d["platform"] == "meta" || d["platform"] == "tiktok", isTest, "the demo's Meta and TikTok pixels have a test_event_code: %v", d)
 			require.Equal(t, "both", d["source"], d)
 		}
 		require.Contains(t, recentIDs(t, s.api, tok, "?source=both"), id)
