@@ -78,7 +78,7 @@ func TestUnmigratedSchema(t *testing.T) {
 	applied, latest, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 0, applied)
-	require.Equal(t, 1, latest)
+	require.Equal(t, 2, latest)
 }
 
 func TestConcurrentMigrate(t *testing.T) {
@@ -99,7 +99,7 @@ func TestConcurrentMigrate(t *testing.T) {
 	for i := range instances {
 		require.NoError(t, errs[i], "instance %d", i)
 		if len(results[i]) > 0 {
-			require.Equal(t, []int{1}, results[i])
+			require.Equal(t, []int{1, 2}, results[i])
 			appliedBy++
 		}
 	}
@@ -112,14 +112,14 @@ func TestMigrateDownUp(t *testing.T) {
 	newTenant(t, s)
 	reverted, err := s.MigrateDown(t.Context(), 0)
 	require.NoError(t, err)
-	require.Equal(t, []int{1}, reverted)
+	require.Equal(t, []int{2, 1}, reverted)
 	require.ErrorIs(t, s.CheckSchema(t.Context()), store.ErrSchemaOutdated)
 	_, err = s.ListTenants(t.Context())
 	require.Error(t, err, "tables are gone")
 
 	applied, err := s.Migrate(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, []int{1}, applied)
+	require.Equal(t, []int{1, 2}, applied)
 	require.NoError(t, s.CheckSchema(t.Context()))
 	list, err := s.ListTenants(t.Context())
 	require.NoError(t, err)

@@ -34,11 +34,11 @@ func TestCheckSchemaRefusesUnmigrated(t *testing.T) {
 	applied, latest, err := s.SchemaVersion(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, applied)
-	require.Equal(t, 1, latest)
+	require.Equal(t, 2, latest)
 
 	versions, err := s.Migrate(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, []int{1}, versions)
+	require.Equal(t, []int{1, 2}, versions)
 	require.NoError(t, s.CheckSchema(t.Context()))
 }
 
@@ -96,7 +96,7 @@ func TestTwoProcessesShareOneFile(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
-	require.ElementsMatch(t, []int{1}, append(applied[0], applied[1]...), "each migration applies exactly once")
+	require.ElementsMatch(t, []int{1, 2}, append(applied[0], applied[1]...), "each migration applies exactly once")
 
 	ten := storetest.NewTenant(t, a)
 	const perWriter = 30
