@@ -211,7 +211,7 @@ func rollupOutcomes(ctx context.Context, tx pgx.Tx, outs []store.DeliveryOutcome
 		}
 		b.Queue(`INSERT INTO stats_delivery_hourly AS t (tenant_id, pixel_uuid, hour, delivered, failed, dead)
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[])
-			ON CONFLICT (tenant_id, pixel_uuid, hour) DO UPDATE SET delivered = t.delivered + excluded.delivered,
+			ON CONFLICT (tenant_id, hour, pixel_uuid) DO UPDATE SET delivered = t.delivered + excluded.delivered,
 				failed = t.failed + excluded.failed, dead = t.dead + excluded.dead`,
 			ts, pixels, hours, delivered, failed, dead)
 	}

@@ -187,7 +187,7 @@ func rollupOutcomes(ctx context.Context, tx *sql.Tx, outs []store.DeliveryOutcom
 		rows = append(rows, []any{k.tenant, k.pixel, k.hour, c.Delivered, c.Failed, c.Dead})
 	}
 	err := upsertRows(ctx, tx, "stats_delivery_hourly", []string{"tenant_id", "pixel_uuid", "hour", "delivered", "failed", "dead"},
-		"tenant_id, pixel_uuid, hour", "delivered = delivered + excluded.delivered, failed = failed + excluded.failed, dead = dead + excluded.dead", rows)
+		"tenant_id, hour, pixel_uuid", "delivered = delivered + excluded.delivered, failed = failed + excluded.failed, dead = dead + excluded.dead", rows)
 	if err != nil {
 		return err
 	}

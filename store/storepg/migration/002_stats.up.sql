@@ -24,7 +24,7 @@ CREATE TABLE stats_delivery_hourly (
     delivered  bigint      NOT NULL DEFAULT 0,
     failed     bigint      NOT NULL DEFAULT 0,
     dead       bigint      NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, pixel_uuid, hour)
+    PRIMARY KEY (tenant_id, hour, pixel_uuid)
 );
 CREATE INDEX stats_delivery_hourly_hour_idx ON stats_delivery_hourly (hour);
 

@@ -23,7 +23,7 @@ CREATE TABLE stats_delivery_hourly (
     delivered  INTEGER NOT NULL DEFAULT 0,
     failed     INTEGER NOT NULL DEFAULT 0,
     dead       INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, pixel_uuid, hour)
+    PRIMARY KEY (tenant_id, hour, pixel_uuid)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX stats_delivery_hourly_hour_idx ON stats_delivery_hourly (hour);
 
