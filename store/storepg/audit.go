@@ -41,8 +41,8 @@ func (c *tenantIDs) parse(op, id string) (pgtype.UUID, error) {
 }
 
 // AppendEvents writes the batch with one COPY and its rollup upsert, in one
-// transaction. A tenant that does not exist
-// fails the whole batch with ErrNotFound.
+// transaction. A tenant that does not exist fails the whole batch with
+// ErrNotFound.
 func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error {
 	if len(evs) == 0 {
 		return nil
