@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/secret"
 )
 
@@ -48,6 +49,9 @@ type Deps struct {
 	// Verifier runs a pixel's live check (platforms/verify). Optional:
 	// without it the verify route answers 503.
 	Verifier Verifier
+	// Live is where the live event stream subscribes (store/live).
+	// Optional: without it the stream route answers 503.
+	Live live.Subscriber
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -64,10 +68,12 @@ type API struct {
 	keyring *secret.Keyring
 	log     *slog.Logger
 	now     func() time.Time
-	dec     Decisions   // nil: consent writes answer 503
-	dls     DeadLetters // nil: dead-letter routes answer 503
-	adm     Admitter    // nil: events routes answer 503
-	ver     Verifier    // nil: verify answers 503
+	dec     Decisions       // nil: consent writes answer 503
+	dls     DeadLetters     // nil: dead-letter routes answer 503
+	adm     Admitter        // nil: events routes answer 503
+	ver     Verifier        // nil: verify answers 503
+	live    live.Subscriber // nil: the stream answers 503
+	streams *streams
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -104,6 +110,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		dls:     d.DeadLetters,
 		adm:     d.Admitter,
 		ver:     d.Verifier,
+		live:    d.Live,
+		streams: newStreams(cfg.MaxStreams),
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}
@@ -194,6 +202,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the live
+// stream flushes and sets deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

@@ -60,6 +60,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/tracking/deadletters", tenantRead, a.handleListDeadLetters},
 		{"GET", "/api/v1/tracking/events/recent", tenantRead, a.handleRecentEvents},
 		{"GET", "/api/v1/tracking/events/stats", tenantRead, a.handleEventStats},
+		{"GET", "/api/v1/tracking/events/stream", tenantRead, a.handleEventStream},
 		{"POST", "/api/v1/tracking/deadletters/replay", tenantWrite, a.handleReplayDeadLetters},
 		{"GET", "/api/v1/tracking/pixels", tenantRead, a.handleListPixels},
 		{"POST", "/api/v1/tracking/pixels", tenantWrite, a.handleCreatePixel},
