@@ -244,6 +244,20 @@ func TestTenantIsolation(t *testing.T) {
 			require.NotContains(t, r.body, "198.51.100")
 			w.requireNoLeak(t, r)
 		},
+		"GET /api/v1/tracking/events/stats": func(t *testing.T) {
+			before := decode[StatsView](t, e.do("GET", "/api/v1/tracking/events/stats", w.aTok, ""))
+			statsFixture(t, e, w.b.ID, w.bPixel.UUID, randomUUID())
+			r := e.do("GET", "/api/v1/tracking/events/stats", w.aTok, "")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			w.requireNoLeak(t, r)
+			got := decode[StatsView](t, r)
+			got.Window, before.Window = StatsWindowView{}, StatsWindowView{}
+			require.Equal(t, before, got, "B's events, deliveries and consents are not A's")
+			require.Len(t, got.Pixels, 1)
+			require.Equal(t, w.aPixel.UUID, got.Pixels[0].UUID)
+			require.GreaterOrEqual(t, decode[StatsView](t, e.do("GET", "/api/v1/tracking/events/stats", w.bTok, "")).Events.Total, int64(4),
+				"B sees its own")
+		},
 		"GET /api/v1/tracking/events/stream": func(t *testing.T) {
 			hub := livemem.New(0)
 			t.Cleanup(func() { _ = hub.Stop(context.Background()) })

@@ -400,6 +400,7 @@ type Store interface {
 	Consents
 	Eraser
 	Secrets
+	Stats
 
 	// ConfigVersion is a counter bumped by every write to tenants, domains,
 	// pixels and cookie keys; edges poll it to reload their snapshot.

@@ -12,8 +12,9 @@ import (
 // ipRetention is how long client and consent IPs are kept (SPEC §8, §11).
 const ipRetention = 30 * 24 * time.Hour
 
-// maintainer runs the periodic jobs: the IP purge and, on PostgreSQL, the
-// creation of the audit's daily partitions ahead of time. Both are
+// maintainer runs the periodic jobs: the IP purge, the stats rollups'
+// retention (store.StatsRetention) and, on PostgreSQL, the creation of the
+// audit's daily partitions ahead of time. Both are
 // idempotent, so every instance may run them: a second run finds nothing
 // to do (no fleet lock needed).
 type maintainer struct {
@@ -45,6 +46,11 @@ func (m *maintainer) run(ctx context.Context) {
 		m.log.Warn("cannot purge consent ips", slog.Any("err", err))
 	} else if n > 0 {
 		m.log.Info("consent ips purged", slog.Int64("records", n))
+	}
+	if n, err := m.st.PurgeStats(ctx, now); err != nil {
+		m.log.Warn("cannot purge stats rollups", slog.Any("err", err))
+	} else if n > 0 {
+		m.log.Info("stats rollups purged", slog.Int64("rows", n))
 	}
 	if m.partition != nil {
 		if err := m.partition(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil {

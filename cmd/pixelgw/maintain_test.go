@@ -35,6 +35,10 @@ func TestMaintainerPurgesOldIPs(t *testing.T) {
 			PolicyVersion: "1", Source: store.ConsentSourceBanner, CreatedAt: at}, "198.51.100.9")
 		require.NoError(t, err)
 	}
+	require.NoError(t, st.AppendOutcomes(ctx, []store.DeliveryOutcome{
+		{TenantID: tn.ID, EventID: "old", PixelUUID: "p", Platform: "meta", Status: "delivered", CreatedAt: old},
+		{TenantID: tn.ID, EventID: "new", PixelUUID: "p", Platform: "meta", Status: "delivered", CreatedAt: recent},
+	}))
 	partitioned := 0
 	m := newMaintainer(st, func(context.Context, time.Time, time.Time) error { partitioned++; return nil }, slog.New(slog.DiscardHandler))
 	m.run(ctx)
@@ -50,6 +54,13 @@ func TestMaintainerPurgesOldIPs(t *testing.T) {
 	n, err := st.PurgeConsentIPs(ctx, now.Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "the old consent IP was already purged, the recent one remains")
+
+	purged, err := st.PurgeStats(ctx, now)
+	require.NoError(t, err)
+	require.Zero(t, purged, "the 31-day-old rollups were already purged, the recent ones are kept")
+	stats, err := st.TenantStats(ctx, tn.ID, recent.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), stats.Deliveries.Delivered)
 
 	require.NoError(t, m.Start(ctx))
 	require.NoError(t, m.Stop(ctx))

@@ -13,7 +13,8 @@ import (
 )
 
 // Queries of tracking_event, delivery_outcome and platform_response. Writes
-// are one COPY per batch.
+// are one COPY per batch; events and outcomes update the stats rollups in
+// the same transaction (stats.go).
 
 var eventCopyColumns = []string{
 	"tenant_id", "event_id", "event_name", "event_source", "visitor_id", "user_data_key_id", "user_data", "custom_data",
@@ -39,8 +40,9 @@ func (c *tenantIDs) parse(op, id string) (pgtype.UUID, error) {
 	return u, nil
 }
 
-// AppendEvents writes the batch with one COPY. A tenant that does not exist
-// fails the whole batch with ErrNotFound.
+// AppendEvents writes the batch with one COPY and its rollup upsert, in one
+// transaction. A tenant that does not exist fails the whole batch with
+// ErrNotFound.
 func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error {
 	if len(evs) == 0 {
 		return nil
@@ -48,12 +50,14 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 	var ids tenantIDs
 	now := s.timestamp(time.Time{})
 	rows := make([][]any, len(evs))
+	tids := make([]pgtype.UUID, len(evs))
 	for i := range evs {
 		e := &evs[i]
 		tid, err := ids.parse("append events", e.TenantID)
 		if err != nil {
 			return err
 		}
+		tids[i] = tid
 		at := now
 		if !e.CreatedAt.IsZero() {
 			at = e.CreatedAt.UTC()
@@ -64,7 +68,13 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 			e.FBC, e.FBP, e.GCLID, at,
 		}
 	}
-	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"tracking_event"}, eventCopyColumns, pgx.CopyFromRows(rows)); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tracking_event"}, eventCopyColumns, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return rollupEvents(ctx, tx, evs, tids, now)
+	})
+	if err != nil {
 		return wrap("append events", err)
 	}
 	return nil
@@ -74,7 +84,8 @@ var outcomeCopyColumns = []string{
 	"tenant_id", "event_id", "pixel_uuid", "platform", "status", "attempts", "response_id", "created_at", "source", "test",
 }
 
-// AppendOutcomes writes the batch with one COPY.
+// AppendOutcomes writes the batch with one COPY and its rollup upserts, in
+// one transaction.
 func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -82,12 +93,14 @@ func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome
 	var ids tenantIDs
 	now := s.timestamp(time.Time{})
 	rows := make([][]any, len(outs))
+	tids := make([]pgtype.UUID, len(outs))
 	for i := range outs {
 		o := &outs[i]
 		tid, err := ids.parse("append outcomes", o.TenantID)
 		if err != nil {
 			return err
 		}
+		tids[i] = tid
 		rid, err := optionalID(o.ResponseID)
 		if err != nil {
 			return fmt.Errorf("cannot append outcomes: response id: %w", err)
@@ -98,7 +111,13 @@ func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome
 		}
 		rows[i] = []any{tid, o.EventID, o.PixelUUID, o.Platform, o.Status, int32(o.Attempts), rid, at, o.Source, o.Test}
 	}
-	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"delivery_outcome"}, outcomeCopyColumns, pgx.CopyFromRows(rows)); err != nil {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"delivery_outcome"}, outcomeCopyColumns, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return rollupOutcomes(ctx, tx, outs, tids, now)
+	})
+	if err != nil {
 		return wrap("append outcomes", err)
 	}
 	return nil

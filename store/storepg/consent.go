@@ -30,8 +30,9 @@ func scanConsent(row pgx.Row) (store.ConsentRecord, error) {
 	return r, nil
 }
 
-// AppendConsent stores a decision and, if ip is not empty, its IP, in one
-// statement. An empty ID gets a new UUIDv7.
+// AppendConsent stores a decision and, if ip is not empty, its IP, and
+// updates the consent rollup (stats.go), in one transaction. An empty ID
+// gets a new UUIDv7.
 func (s *Store) AppendConsent(ctx context.Context, r store.ConsentRecord, ip string) (store.ConsentRecord, error) {
 	tid, ok := parseID(r.TenantID)
 	if !ok {
@@ -47,8 +48,15 @@ func (s *Store) AppendConsent(ctx context.Context, r store.ConsentRecord, ip str
 	} else if id, ok = parseID(r.ID); !ok {
 		return store.ConsentRecord{}, fmt.Errorf("cannot append consent: invalid id %q", r.ID)
 	}
-	out, err := scanConsent(s.pool.QueryRow(ctx,
-		`WITH rec AS (
+	at := s.timestamp(r.CreatedAt)
+	var out store.ConsentRecord
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		deltas, err := consentDeltas(ctx, tx, tid, r.VisitorID, at, r.Marketing, s.timestamp(time.Time{}))
+		if err != nil {
+			return err
+		}
+		out, err = scanConsent(tx.QueryRow(ctx,
+			`WITH rec AS (
 			INSERT INTO consent_record (id, tenant_id, visitor_id, analytics, marketing, functional, policy_version, source, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			RETURNING `+consentColumns+`
@@ -57,8 +65,12 @@ func (s *Store) AppendConsent(ctx context.Context, r store.ConsentRecord, ip str
 			SELECT id, $10, created_at FROM rec WHERE $10 <> ''
 		)
 		SELECT `+consentColumns+` FROM rec`,
-		id, tid, r.VisitorID, r.Analytics, r.Marketing, r.Functional, r.PolicyVersion, r.Source,
-		s.timestamp(r.CreatedAt), ip))
+			id, tid, r.VisitorID, r.Analytics, r.Marketing, r.Functional, r.PolicyVersion, r.Source, at, ip))
+		if err != nil {
+			return err
+		}
+		return rollupConsent(ctx, tx, tid, deltas)
+	})
 	if err != nil {
 		return store.ConsentRecord{}, wrap("append consent", err)
 	}

@@ -34,6 +34,18 @@
 // older rows left in the DEFAULT partitions: retention is a DROP TABLE, not a
 // DELETE of millions of rows.
 //
+// # Stats rollups
+//
+// AppendEvents and AppendOutcomes run their COPY and the stats rollup upserts
+// (migration 002, stats.go) in one transaction: the batch is aggregated in
+// Go and each rollup table gets one INSERT ... SELECT FROM unnest(...) ON
+// CONFLICT DO UPDATE SET n = t.n + excluded.n, keys sorted so concurrent
+// batches lock rows in one order. AppendConsent takes a per-visitor
+// advisory lock, reads the visitor's previous decision and moves them to
+// the hour of the new one. TenantStats reads only the rollups and the
+// tenant's pixels (one round trip); the rollups are not partitioned (a row
+// per tenant and hour) and PurgeStats deletes rows older than 8 days.
+//
 // # Identifiers and errors
 //
 // Ids are uuid columns. A string that is not a UUID can name no row, so it

@@ -14,8 +14,8 @@ import (
 const purgeChunk = 5000
 
 // appendBatch inserts every item of a batch with one prepared statement in
-// one transaction.
-func appendBatch[T any](ctx context.Context, s *Store, q string, items []T, args func(T) []any) error {
+// one transaction, then runs then (the stats rollups; may be nil) in it.
+func appendBatch[T any](ctx context.Context, s *Store, q string, items []T, args func(T) []any, then func(*sql.Tx) error) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -30,11 +30,15 @@ func appendBatch[T any](ctx context.Context, s *Store, q string, items []T, args
 				return mapErr(err)
 			}
 		}
-		return nil
+		if then == nil {
+			return nil
+		}
+		return then(tx)
 	})
 }
 
-// AppendEvents appends a batch of audit events in one transaction.
+// AppendEvents appends a batch of audit events and its rollup upsert
+// (stats.go) in one transaction.
 func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error {
 	now := s.stamp(time.Time{})
 	err := appendBatch(ctx, s, `INSERT INTO tracking_event (tenant_id, event_id, event_name, event_source, visitor_id,
@@ -51,14 +55,15 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 		}
 		return []any{e.TenantID, e.EventID, e.EventName, e.EventSource, e.VisitorID, udKeyID, ud, custom, e.EventSourceURL,
 			e.ClientIP, e.ClientUserAgent, e.FBC, e.FBP, e.GCLID, toMicros(at)}
-	})
+	}, func(tx *sql.Tx) error { return rollupEvents(ctx, tx, evs, now) })
 	if err != nil {
 		return fmt.Errorf("cannot append %d events: %w", len(evs), err)
 	}
 	return nil
 }
 
-// AppendOutcomes appends a batch of delivery outcomes in one transaction.
+// AppendOutcomes appends a batch of delivery outcomes and its rollup
+// upserts (stats.go) in one transaction.
 func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome) error {
 	now := s.stamp(time.Time{})
 	err := appendBatch(ctx, s, `INSERT INTO delivery_outcome (tenant_id, event_id, pixel_uuid, platform, status,
@@ -69,7 +74,7 @@ func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome
 		}
 		return []any{o.TenantID, o.EventID, o.PixelUUID, o.Platform, o.Status, o.Attempts, o.ResponseID, toMicros(at),
 			o.Source, boolInt(o.Test)}
-	})
+	}, func(tx *sql.Tx) error { return rollupOutcomes(ctx, tx, outs, now) })
 	if err != nil {
 		return fmt.Errorf("cannot append %d outcomes: %w", len(outs), err)
 	}
@@ -87,7 +92,7 @@ func (s *Store) AppendResponses(ctx context.Context, rs []store.PlatformResponse
 			at = s.stamp(r.CreatedAt)
 		}
 		return []any{r.ID, r.TenantID, r.PixelUUID, r.Platform, r.HTTPStatus, r.Body, toMicros(at)}
-	})
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("cannot append %d responses: %w", len(rs), err)
 	}

@@ -27,14 +27,18 @@ func scanConsent(row interface{ Scan(...any) error }) (store.ConsentRecord, erro
 	return r, nil
 }
 
-// AppendConsent appends a decision (assigning ID and CreatedAt when empty);
-// a non-empty ip goes to consent_ip.
+// AppendConsent appends a decision (assigning ID and CreatedAt when empty)
+// and updates the consent rollup (stats.go); a non-empty ip goes to
+// consent_ip.
 func (s *Store) AppendConsent(ctx context.Context, r store.ConsentRecord, ip string) (store.ConsentRecord, error) {
 	if r.ID == "" {
 		r.ID = uuid.NewString()
 	}
 	r.CreatedAt = s.stamp(r.CreatedAt)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := rollupConsent(ctx, tx, r, s.stamp(time.Time{})); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO consent_record (`+consentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.TenantID, r.VisitorID, boolInt(r.Analytics), boolInt(r.Marketing), boolInt(r.Functional),
 			r.PolicyVersion, r.Source, toMicros(r.CreatedAt))

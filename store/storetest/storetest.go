@@ -51,6 +51,7 @@ func Exercise(t *testing.T, open func(t *testing.T) Store) {
 		{"APIKeys", exerciseAPIKeys},
 		{"Audit", exerciseAudit},
 		{"Consents", exerciseConsents},
+		{"Stats", exerciseStats},
 		{"Secrets", exerciseSecrets},
 		{"ConfigVersion", exerciseConfigVersion},
 		{"Schema", exerciseSchema},
