@@ -106,7 +106,12 @@ local function undo(upto)
   for _, id in ipairs(ids) do redis.pcall('XDEL', stream, id) end
 end
 for _, a in ipairs(adds) do
-  local id = redis.pcall('XADD', stream, '*', 'k', a[1], 'v', a[2][7])
+  local id
+  if a[2][5] ~= '' then
+    id = redis.pcall('XADD', stream, '*', 'k', a[1], 'v', a[2][7], 'u', a[2][5])
+  else
+    id = redis.pcall('XADD', stream, '*', 'k', a[1], 'v', a[2][7])
+  end
   if type(id) == 'table' and id.err then
     undo(0)
     return redis.error_reply('PGWXADD ' .. id.err)
