@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jaraba/pixelgw/store"
 	"github.com/jaraba/pixelgw/store/secret"
@@ -48,6 +49,13 @@ type Deps struct {
 	// Verifier runs a pixel's live check (platforms/verify). Optional:
 	// without it the verify route answers 503.
 	Verifier Verifier
+	// QueueEraser removes a revoked visitor's queued entries and dead
+	// letters (the queue). Optional: without it DELETE consent reports
+	// them pending.
+	QueueEraser QueueEraser
+	// Registerer registers the API's Prometheus metrics
+	// (pixelgw_consent_api_decisions_total). Optional: nil exports none.
+	Registerer prometheus.Registerer
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -68,6 +76,8 @@ type API struct {
 	dls     DeadLetters // nil: dead-letter routes answer 503
 	adm     Admitter    // nil: events routes answer 503
 	ver     Verifier    // nil: verify answers 503
+	qer     QueueEraser // nil: queued entries are reported pending
+	cm      *consentMetrics
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -94,6 +104,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
+	cm, err := newConsentMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	a := &API{
 		cfg:     cfg,
 		store:   d.Store,
@@ -104,6 +118,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		dls:     d.DeadLetters,
 		adm:     d.Admitter,
 		ver:     d.Verifier,
+		qer:     d.QueueEraser,
+		cm:      cm,
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}
