@@ -101,6 +101,8 @@ type PreviousKey struct {
 // OpsConfig configures the ops listener (/metrics, /healthz, /readyz).
 type OpsConfig struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves /debug/pprof/ on the ops listener (off by default).
+	Pprof bool `yaml:"pprof"`
 }
 
 // PlatformsConfig holds each platform adapter's configuration.
@@ -126,12 +128,29 @@ type PlatformsConfig struct {
 
 // Validate checks every adapter's configuration.
 func (p PlatformsConfig) Validate() error {
-	for _, v := range []interface{ Validate() error }{p.Meta, p.Google, p.LinkedIn, p.TikTok, p.X, p.Dispatch} {
+	for _, v := range []interface{ Validate() error }{p.Meta, p.Google, p.LinkedIn, p.TikTok, p.X, p.DispatchConfig()} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// DispatchConfig is the delivery engine's configuration with each
+// platform's attempts override (platforms.<name>.attempts, 0 = unset)
+// keyed by the platform's delivery name.
+func (p PlatformsConfig) DispatchConfig() dispatch.Config {
+	d := p.Dispatch
+	d.PlatformAttempts = map[string]int{}
+	for name, n := range map[string]int{
+		meta.Name: p.Meta.Attempts, google.Name: p.Google.Attempts, linkedin.Platform: p.LinkedIn.Attempts,
+		tiktok.Platform: p.TikTok.Attempts, x.Platform: p.X.Attempts,
+	} {
+		if n != 0 {
+			d.PlatformAttempts[name] = n
+		}
+	}
+	return d
 }
 
 // LogConfig configures log/slog output.

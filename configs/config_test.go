@@ -265,6 +265,18 @@ func TestEnvOverrides(t *testing.T) {
 	require.Equal(t, "json", cfg.Log.Format)
 }
 
+func TestPlatformAttempts(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("", []string{"PIXELGW_DEV=true", "PIXELGW_PLATFORMS_META_ATTEMPTS=6", "PIXELGW_PLATFORMS_X_ATTEMPTS=1"})
+	require.NoError(t, err)
+	d := cfg.Platforms.DispatchConfig()
+	require.Equal(t, 6, d.AttemptsFor("meta"))
+	require.Equal(t, 1, d.AttemptsFor("twitter"), "x is the store's twitter")
+	require.Equal(t, 3, d.AttemptsFor("google"))
+	_, err = Load("", []string{"PIXELGW_DEV=true", "PIXELGW_PLATFORMS_TIKTOK_ATTEMPTS=101"})
+	require.ErrorContains(t, err, "platforms.tiktok.attempts")
+}
+
 func TestEnvErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -83,9 +83,13 @@ func newDestinations(cfg configs.Config, log *slog.Logger) ([]platforms.Destinat
 		log.Info("platform simulator running in-process", slog.String("base", base))
 	}
 	client := httpx.NewClient(httpx.Config{AllowPrivate: allowPrivate})
+	var ga4 platforms.Destination = google.New(pc.Google, client)
+	if pc.Google.HealthInterval > 0 {
+		ga4 = google.NewSampler(google.New(pc.Google, client), pc.Google.HealthSamples, nil)
+	}
 	dests := []platforms.Destination{
 		meta.New(pc.Meta, client),
-		google.New(pc.Google, client),
+		ga4,
 		linkedin.New(pc.LinkedIn, client),
 		tiktok.New(pc.TikTok, client),
 		x.New(pc.X, client),
@@ -101,7 +105,21 @@ func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue,
 	host, _ := os.Hostname()
 	dlog := log.With(slog.String("component", "dispatch"))
 	health := newPixelHealth(st, log.With(slog.String("component", "pixel-health")), healthQueue)
-	eng := dispatch.New(pc.Dispatch, dispatch.Deps{
+	comps := []component{{"pixel-health", health.Start, health.Stop}}
+	onRecovered := health.Recovered
+	for _, d := range dests {
+		if s, ok := d.(*google.Sampler); ok {
+			// A GA4 pixel's light comes from sampling: its 204s prove nothing.
+			onRecovered = func(tenant, pixel string) {
+				if !s.Owns(pixel) {
+					health.Recovered(tenant, pixel)
+				}
+			}
+			g := newGA4Health(s, pc.Google.HealthInterval, health.report, log.With(slog.String("component", "ga4-health")))
+			comps = append(comps, component{"ga4-health", g.Start, g.Stop})
+		}
+	}
+	eng := dispatch.New(pc.DispatchConfig(), dispatch.Deps{
 		Queue:         q,
 		Pixels:        st,
 		Keyring:       kr,
@@ -111,10 +129,10 @@ func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue,
 		Consumer:      fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Registerer:    reg,
 		OnAuthFailure: health.Failed,
-		OnRecovered:   health.Recovered,
+		OnRecovered:   onRecovered,
 	})
-	// The health writer starts before and stops after the engine.
-	return eng, []component{{"pixel-health", health.Start, health.Stop}, {"dispatch", eng.Start, eng.Stop}}
+	// The health writers start before and stop after the engine.
+	return eng, append(comps, component{"dispatch", eng.Start, eng.Stop})
 }
 
 // Pixel health lights (store.Pixel.Status) the delivery engine sets.

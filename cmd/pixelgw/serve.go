@@ -110,6 +110,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		Registry: registry,
 		Checks:   []ops.Check{{Name: "store", Func: st.Ping}, {Name: "queue", Func: q.Ping}},
 		Logger:   log,
+		Pprof:    cfg.Ops.Pprof,
 	})
 
 	if cfg.Platforms.Deliver {

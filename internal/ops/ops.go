@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,10 @@ type Options struct {
 	CheckTimeout time.Duration
 	// Logger receives check failures and serve errors. Nil discards.
 	Logger *slog.Logger
+	// Pprof serves the Go profiler under /debug/pprof/ (CPU, heap,
+	// goroutines). Off by default: profiles reveal internals; only on a
+	// private listener.
+	Pprof bool
 }
 
 // Server is the ops listener.
@@ -100,6 +105,13 @@ func New(opts Options) *Server {
 	}))
 	mux.HandleFunc("GET /healthz", s.serveHealthz)
 	mux.HandleFunc("GET /readyz", s.serveReadyz)
+	if opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	s.handler = mux
 	return s
 }

@@ -272,3 +272,17 @@ func TestStopClosesIdleConnections(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	require.NoError(t, s.Stop(ctx))
 }
+
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	off := startServer(t, Options{})
+	code, _, _ := get(t, off, http.MethodGet, "/debug/pprof/", "")
+	require.Equal(t, http.StatusNotFound, code, "the profiler is off by default")
+
+	on := startServer(t, Options{Pprof: true})
+	code, _, body := get(t, on, http.MethodGet, "/debug/pprof/", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "goroutine")
+	code, _, _ = get(t, on, http.MethodGet, "/debug/pprof/goroutine?debug=1", "")
+	require.Equal(t, http.StatusOK, code)
+}

@@ -75,13 +75,14 @@ func (e *Engine) reclaimAudit(readCtx, workCtx context.Context) bool {
 func (e *Engine) writeAudit(ctx context.Context, msgs []queue.Message) bool {
 	evs := make([]store.AuditEvent, 0, len(msgs))
 	ids := make([]string, 0, len(msgs))
+	var dec eventDecoder
 	for i := range msgs {
 		m := &msgs[i]
 		ids = append(ids, m.ID)
 		if m.Kind != queue.KindEvent {
 			continue
 		}
-		ev, err := platforms.DecodeEvent(m.Payload)
+		ev, err := dec.decode(m.Payload)
 		if err != nil || ev.TenantID != m.TenantID || ev.EventID != m.EventID {
 			continue // recorded "failed" by the platform loops
 		}

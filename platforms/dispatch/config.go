@@ -3,6 +3,8 @@ package dispatch
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -15,6 +17,10 @@ type Config struct {
 	// Attempts is how many requests may carry one event to one pixel
 	// before it is dead (1 = no retry).
 	Attempts int `yaml:"attempts"`
+	// PlatformAttempts overrides Attempts per platform (by
+	// platforms.Destination.Platform name; the platforms.<name>.attempts
+	// keys, which configs copies here).
+	PlatformAttempts map[string]int `yaml:"-"`
 	// BackoffBase is the first retry's delay; each retry doubles it, with
 	// jitter, up to BackoffMax. A platform's Retry-After is honoured (up
 	// to BackoffMax).
@@ -62,10 +68,39 @@ func Defaults() Config {
 	}
 }
 
+// AttemptsFor is how many requests may carry one event to one of the
+// platform's pixels: its PlatformAttempts override, else Attempts.
+func (c Config) AttemptsFor(platform string) int {
+	if n := c.PlatformAttempts[platform]; n > 0 {
+		return n
+	}
+	return c.Attempts
+}
+
+// maxAttempts is the largest attempts setting of any platform.
+func (c Config) maxAttempts() int {
+	n := c.Attempts
+	for _, a := range c.PlatformAttempts {
+		n = max(n, a)
+	}
+	return n
+}
+
+// badPlatformAttempts names a platform whose override is out of range
+// (the first in name order), or "".
+func (c Config) badPlatformAttempts() string {
+	for _, p := range slices.Sorted(maps.Keys(c.PlatformAttempts)) {
+		if n := c.PlatformAttempts[p]; n < 0 || n > 100 {
+			return p
+		}
+	}
+	return ""
+}
+
 // holdMax is the longest a live engine holds an entry before its last
 // attempt starts (request timeouts not included).
 func (c Config) holdMax() time.Duration {
-	return c.MergeWindow + c.MaxWait + time.Duration(c.Attempts)*c.BackoffMax
+	return c.MergeWindow + c.MaxWait + time.Duration(c.maxAttempts())*c.BackoffMax
 }
 
 // Validate returns one error naming the first invalid field.
@@ -75,6 +110,8 @@ func (c Config) Validate() error {
 		return errors.New("platforms.dispatch.max_wait: must be between 1ns and 1m")
 	case c.Attempts < 1 || c.Attempts > 100:
 		return errors.New("platforms.dispatch.attempts: must be between 1 and 100")
+	case c.badPlatformAttempts() != "":
+		return fmt.Errorf("platforms.%s.attempts: must be 0 (platforms.dispatch.attempts) or between 1 and 100", c.badPlatformAttempts())
 	case c.BackoffBase <= 0:
 		return errors.New("platforms.dispatch.backoff_base: must be positive")
 	case c.BackoffMax < c.BackoffBase || c.BackoffMax > time.Hour:
@@ -92,7 +129,7 @@ func (c Config) Validate() error {
 	case c.ReclaimInterval <= 0 || c.ReclaimInterval > time.Hour:
 		return errors.New("platforms.dispatch.reclaim_interval: must be between 1ns and 1h")
 	case c.ClaimMinIdle <= c.holdMax() || c.ClaimMinIdle > 24*time.Hour:
-		return fmt.Errorf("platforms.dispatch.claim_min_idle: must exceed merge_window + max_wait + attempts × backoff_max (%s) and be at most 24h", c.holdMax())
+		return fmt.Errorf("platforms.dispatch.claim_min_idle: must exceed merge_window + max_wait + attempts × backoff_max (%s, with the largest attempts of any platform) and be at most 24h", c.holdMax())
 	}
 	return nil
 }

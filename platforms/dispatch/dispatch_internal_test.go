@@ -34,9 +34,23 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.ReclaimInterval = 0 }, "platforms.dispatch.reclaim_interval")
 	f(func(c *Config) { c.ClaimMinIdle = c.MergeWindow }, "platforms.dispatch.claim_min_idle")
 	f(func(c *Config) { c.BackoffMax = time.Hour }, "platforms.dispatch.claim_min_idle")
+	f(func(c *Config) { c.PlatformAttempts = map[string]int{"meta": 101} }, "platforms.meta.attempts")
+	f(func(c *Config) { c.PlatformAttempts = map[string]int{"google": -1} }, "platforms.google.attempts")
+	// claim_min_idle must cover the largest per-platform attempts too.
+	f(func(c *Config) { c.PlatformAttempts = map[string]int{"tiktok": 100} }, "platforms.dispatch.claim_min_idle")
 	c := Defaults()
 	c.MergeWindow = 0
 	require.NoError(t, c.Validate(), "0 turns the merge window off")
+}
+
+func TestAttemptsFor(t *testing.T) {
+	t.Parallel()
+	c := Defaults()
+	c.PlatformAttempts = map[string]int{"meta": 7, "google": 0}
+	require.Equal(t, 7, c.AttemptsFor("meta"))
+	require.Equal(t, 3, c.AttemptsFor("google"), "0 = the dispatch default")
+	require.Equal(t, 3, c.AttemptsFor("tiktok"))
+	require.NoError(t, c.Validate())
 }
 
 func TestBackoff(t *testing.T) {

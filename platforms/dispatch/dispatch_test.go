@@ -444,6 +444,28 @@ func TestExhaustedRetriesAreDead(t *testing.T) {
 	require.Empty(t, e.delivered(px))
 }
 
+// TestAttemptsPerPlatform: platforms.meta.attempts = 5 overrides the
+// dispatch default (3) for Meta only; GA4 keeps 3.
+func TestAttemptsPerPlatform(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.PlatformAttempts = map[string]int{store.PlatformMeta: 5}
+	e := newEnv(t, cfg)
+	ten := e.tenant()
+	pm := e.pixel(ten, store.PlatformMeta, true, nil)
+	pg := e.pixel(ten, store.PlatformGoogle, true, nil)
+	e.sim.Inject(platformsim.Meta, platformsim.Fault{Status: http.StatusServiceUnavailable})
+	e.sim.Inject(platformsim.Google, platformsim.Fault{Status: http.StatusServiceUnavailable})
+	e.start()
+	id := e.admit(ten, "lead")
+
+	require.Equal(t, 5, e.waitStatus(ten, id, pm, dispatch.StatusDead).Attempts)
+	require.Equal(t, 3, e.waitStatus(ten, id, pg, dispatch.StatusDead).Attempts)
+	eventually(t, func() bool { return e.lag() == 0 }, "acknowledged once dead")
+	require.Len(t, e.requests(pm), 5)
+	require.Len(t, e.requests(pg), 3)
+}
+
 func TestAuthFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig())

@@ -26,6 +26,7 @@ type loop struct {
 	platform string
 	group    string
 	maxBatch int
+	attempts int // requests per (event, pixel): Config.AttemptsFor
 	m        *platformMetrics
 
 	sem     chan struct{} // one token per request in flight
@@ -47,6 +48,8 @@ type loop struct {
 	// than ClaimMinIdle under overload) does not process it twice.
 	heldMu sync.Mutex
 	held   map[string]struct{}
+
+	dec eventDecoder // run's goroutine only
 }
 
 // msgState tracks one message until every pixel's outcome is final.
@@ -58,6 +61,10 @@ type msgState struct {
 	remaining atomic.Int32
 	// letter is set once the message is dead-lettered for this group.
 	letter atomic.Bool
+	// merged is the event with the merges' identifiers folded in (set
+	// before the first send when merges is not empty): what a dead letter
+	// carries.
+	merged *platforms.Event
 }
 
 // ackIDs are the ids acknowledged once every pixel's outcome is written.
@@ -113,7 +120,7 @@ func (r *record) empty() bool {
 
 func newLoop(e *Engine, dest platforms.Destination) *loop {
 	return &loop{
-		e: e, dest: dest, platform: dest.Platform(), group: Group(dest.Platform()), maxBatch: dest.MaxBatch(),
+		e: e, dest: dest, platform: dest.Platform(), group: Group(dest.Platform()), maxBatch: dest.MaxBatch(), attempts: e.cfg.AttemptsFor(dest.Platform()),
 		m:       e.metrics.forPlatform(dest.Platform()),
 		sem:     make(chan struct{}, e.cfg.MaxInFlight),
 		rec:     make(chan record, 2*e.cfg.MaxInFlight+2),
@@ -215,10 +222,20 @@ func (l *loop) outcome(tenant, eventID, pixel, status string, attempts int, resp
 	}
 }
 
-// letter queues the message's dead letter for this group, once.
+// letter queues the message's dead letter for this group, once. A message
+// with merges folded in is stored with the merged event as its payload, so
+// a replay sends what the first attempt sent.
 func (l *loop) letter(r *record, ms *msgState, reason string) {
 	if ms.letter.CompareAndSwap(false, true) {
-		r.dead = append(r.dead, deadLetter{msg: ms.msg, reason: reason})
+		m := ms.msg
+		if ms.merged != nil {
+			if b, err := platforms.EncodeRecord(ms.merged); err == nil {
+				m.Payload = b
+			} else {
+				l.e.log.Warn("dead letter keeps the queued payload: merged event not encodable", "group", l.group, "id", m.ID, "err", err)
+			}
+		}
+		r.dead = append(r.dead, deadLetter{msg: m, reason: reason})
 	}
 }
 
@@ -243,7 +260,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 			l.merge(m, snap, now)
 			continue
 		}
-		ev, err := platforms.DecodeEvent(m.Payload)
+		ev, err := l.dec.decode(m.Payload)
 		if err == nil && (ev.TenantID != m.TenantID || ev.EventID != m.EventID) {
 			err = errors.New("payload tenant or event id differs from the queue entry's")
 		}
@@ -288,7 +305,7 @@ func (l *loop) wait(ms *msgState, ev *platforms.Event) bool {
 // entry is only recorded ("merged") and acknowledged.
 func (l *loop) merge(m queue.Message, snap *snapshot, now time.Time) {
 	if w, ok := l.waiting[waitKey{m.TenantID, m.EventID, m.EventName}]; ok {
-		cp, err := platforms.DecodeEvent(m.Payload)
+		cp, err := l.dec.decode(m.Payload)
 		if err == nil && cp.TenantID == m.TenantID && cp.EventID == m.EventID {
 			mergeInto(w.ev, &cp)
 		} else {
@@ -339,6 +356,9 @@ func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event,
 	settled := &l.settled
 	m := &ms.msg
 	pixels := snap.lookup(l.platform, m.TenantID)
+	if len(ms.merges) > 0 {
+		ms.merged = ev
+	}
 	for range ms.merges {
 		for _, p := range pixels {
 			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
@@ -529,7 +549,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 				nFailed++
 				l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
 			case retry:
-				if attempt >= l.e.cfg.Attempts {
+				if attempt >= l.attempts {
 					status = StatusDead
 					nDead++
 					l.letter(&rec, it.msg, letterReason(status, attempt, err, resp.HTTPStatus, auth, b.pixel.UUID))
@@ -552,7 +572,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 		// order, the outcomes every other batch queued for it.
 		var acks record
 		for i, it := range items {
-			if (vs[i] != retry || attempt >= l.e.cfg.Attempts) && it.msg.remaining.Add(-1) == 0 {
+			if (vs[i] != retry || attempt >= l.attempts) && it.msg.remaining.Add(-1) == 0 {
 				acks.acks = append(acks.acks, it.msg.ackIDs()...)
 			}
 		}

@@ -2,7 +2,10 @@
 // event for GA4, builds POST {BaseURL}/mp/collect?measurement_id=…&
 // api_secret=… requests, sends them and classifies the answers. GA4 answers
 // 2xx to anything, so health comes from Validate, which posts samples to
-// /debug/mp/collect.
+// /debug/mp/collect: Sampler wraps the adapter, keeps each pixel's last
+// delivered events and, on each Sweep (scheduled by cmd/pixelgw every
+// platforms.google.health_interval), turns them into a red, amber or green
+// light (HealthOf).
 //
 // One request carries one client_id (and one consent state): the
 // dispatcher batches per pixel, so Send splits a batch into one request per
@@ -61,11 +64,23 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// Timeout bounds one request.
 	Timeout time.Duration `yaml:"timeout"`
+	// Attempts overrides platforms.dispatch.attempts for this platform
+	// (0 = use it): how many requests may carry one event to one pixel.
+	// The delivery engine reads it; the adapter does not.
+	Attempts int `yaml:"attempts"`
+	// HealthInterval is how often recently delivered events of each GA4
+	// pixel are validated on the debug endpoint to set its health light
+	// (GA4 itself answers 204 to anything); 0 turns sampling off.
+	HealthInterval time.Duration `yaml:"health_interval"`
+	// HealthSamples is how many of each pixel's most recently delivered
+	// events one validation carries.
+	HealthSamples int `yaml:"health_samples"`
 }
 
 // Defaults returns the production configuration.
 func Defaults() Config {
-	return Config{BaseURL: "https://www.google-analytics.com", Timeout: 10 * time.Second}
+	return Config{BaseURL: "https://www.google-analytics.com", Timeout: 10 * time.Second,
+		HealthInterval: 10 * time.Minute, HealthSamples: 3}
 }
 
 // Validate returns one error naming the first invalid field.
@@ -75,6 +90,16 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return errors.New("platforms.google.timeout: must be between 1ns and 5m")
+	}
+	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
+		return fmt.Errorf("platforms.google.attempts: %w", err)
+	}
+	// Samples must still be inside GA4's 72 h window when validated.
+	if c.HealthInterval < 0 || (c.HealthInterval > 0 && c.HealthInterval < time.Second) || c.HealthInterval > 24*time.Hour {
+		return errors.New("platforms.google.health_interval: must be 0 (off) or between 1s and 24h")
+	}
+	if c.HealthSamples < 1 || c.HealthSamples > MaxBatch {
+		return fmt.Errorf("platforms.google.health_samples: must be between 1 and %d", MaxBatch)
 	}
 	return nil
 }
@@ -691,6 +716,31 @@ func merge(errs []error) (err error, ok bool) {
 // means GA4 would accept them. Health sampling and the verify button use
 // it. The error reports a failure to get an answer.
 func (a *Adapter) Validate(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) ([]string, error) {
+	ms, err := a.validate(ctx, p, events)
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]string, 0, len(ms))
+	for _, m := range ms {
+		msgs = append(msgs, m.String())
+	}
+	return msgs, nil
+}
+
+// Message is one message of GA4's validation endpoint.
+type Message struct {
+	FieldPath   string `json:"fieldPath"`
+	Description string `json:"description"`
+	Code        string `json:"validationCode"`
+}
+
+func (m Message) String() string {
+	return strings.TrimSpace(m.Code + " " + m.FieldPath + ": " + m.Description)
+}
+
+// validate posts the events' requests to the validation endpoint and
+// returns its messages (none: valid).
+func (a *Adapter) validate(ctx context.Context, p *platforms.Pixel, events []*platforms.Event) ([]Message, error) {
 	if len(events) > MaxBatch {
 		return nil, permanent("google: %d events in one call, at most %d", len(events), MaxBatch)
 	}
@@ -698,7 +748,7 @@ func (a *Adapter) Validate(ctx context.Context, p *platforms.Pixel, events []*pl
 	if err != nil {
 		return nil, permanent("google: cannot encode request: %v", err)
 	}
-	msgs := []string{}
+	msgs := []Message{}
 	for _, body := range bodies {
 		resp, h, err := a.post(ctx, p, "/debug/mp/collect", body)
 		if err != nil {
@@ -711,18 +761,12 @@ func (a *Adapter) Validate(ctx context.Context, p *platforms.Pixel, events []*pl
 			return nil, permanent("google: debug endpoint answered HTTP %d", resp.HTTPStatus)
 		}
 		var v struct {
-			Messages *[]struct {
-				FieldPath   string `json:"fieldPath"`
-				Description string `json:"description"`
-				Code        string `json:"validationCode"`
-			} `json:"validationMessages"`
+			Messages *[]Message `json:"validationMessages"`
 		}
 		if json.Unmarshal(resp.Body, &v) != nil || v.Messages == nil {
 			return nil, &platforms.RetryableError{Err: errors.New("google: debug endpoint answered without validationMessages")}
 		}
-		for _, m := range *v.Messages {
-			msgs = append(msgs, strings.TrimSpace(m.Code+" "+m.FieldPath+": "+m.Description))
-		}
+		msgs = append(msgs, *v.Messages...)
 	}
 	return msgs, nil
 }

@@ -153,6 +153,10 @@ func TestConfigValidate(t *testing.T) {
 		{"host", func(c *google.Config) { c.BaseURL = "https://" }, "platforms.google.base_url: host required"},
 		{"query", func(c *google.Config) { c.BaseURL = "https://x.example/?api_secret=1" }, "platforms.google.base_url: must not have a query or fragment"},
 		{"timeout", func(c *google.Config) { c.Timeout = -time.Second }, "platforms.google.timeout:"},
+		{"attempts", func(c *google.Config) { c.Attempts = 101 }, "platforms.google.attempts:"},
+		{"health interval", func(c *google.Config) { c.HealthInterval = time.Millisecond }, "platforms.google.health_interval:"},
+		{"health interval max", func(c *google.Config) { c.HealthInterval = 25 * time.Hour }, "platforms.google.health_interval:"},
+		{"health samples", func(c *google.Config) { c.HealthSamples = 26 }, "platforms.google.health_samples:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -54,6 +54,10 @@ type Config struct {
 	Version string `yaml:"version"`
 	// Timeout bounds one request.
 	Timeout time.Duration `yaml:"timeout"`
+	// Attempts overrides platforms.dispatch.attempts for this platform
+	// (0 = use it): how many requests may carry one event to one pixel.
+	// The delivery engine reads it; the adapter does not.
+	Attempts int `yaml:"attempts"`
 }
 
 // Defaults returns the production configuration. v26.0 is the version
@@ -75,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return errors.New("platforms.meta.timeout: must be between 1ns and 5m")
+	}
+	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
+		return fmt.Errorf("platforms.meta.attempts: %w", err)
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ type Config struct {
 	Version string `yaml:"version"`
 	// Timeout bounds one request, body included.
 	Timeout time.Duration `yaml:"timeout"`
+	// Attempts overrides platforms.dispatch.attempts for this platform
+	// (0 = use it): how many requests may carry one event to one pixel.
+	// The delivery engine reads it; the adapter does not.
+	Attempts int `yaml:"attempts"`
 }
 
 // DefaultVersion is the Business API version of Events API 2.0.
@@ -40,6 +44,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
 		return fmt.Errorf("platforms.tiktok.timeout: must be > 0 and at most 5m")
+	}
+	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
+		return fmt.Errorf("platforms.tiktok.attempts: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@
 #   scripts/loadtest/run.sh            # defaults below
 #   DURATION=20 RATE=15000 scripts/loadtest/run.sh
 #   BIN=/path/to/pixelgw scripts/loadtest/run.sh   # test another build
+#   PROFILE=/tmp/cpu.prof scripts/loadtest/run.sh  # also a CPU profile of pixelgw during the wrk run
 #
 # It builds pixelgw (or takes BIN) and two helpers (bare/, openloop/), creates a PostgreSQL schema of its
 # own and a random Redis key prefix, migrates, seeds the demo tenant, starts
@@ -106,6 +107,7 @@ export PIXELGW_EDGE_DEMO=true
 # DELIVER=false measures an edge-only instance (the fleet's edge tier).
 export PIXELGW_PLATFORMS_DELIVER=${DELIVER:-true}
 export PIXELGW_LOG_LEVEL=warn
+[ -z "${PROFILE:-}" ] || export PIXELGW_OPS_PPROF=true
 export PIXELGW_SHUTDOWN_READY_DELAY=0s
 # One client IP sends everything: the per-IP and per-tenant buckets must not
 # be what is measured. The live-key cap covers the run's unique ids.
@@ -176,7 +178,13 @@ before=$(xlen)
 evalsha() { redis-cli -h 127.0.0.1 -p 6379 info commandstats | grep '^cmdstat_evalsha:' | tr -d '\r'; }
 e0=$(evalsha)
 c0s=$(cpu "$serve_pid"); c0r=$(cpu "$redis_pid"); t0=$(date +%s.%N)
+prof_pid=
+if [ -n "${PROFILE:-}" ]; then
+  command curl -sS -m $((DURATION + 10)) -o "$PROFILE" "http://127.0.0.1:$((EDGE_PORT + 1))/debug/pprof/profile?seconds=$((DURATION > 3 ? DURATION - 2 : 1))" &
+  prof_pid=$!
+fi
 edge_out=$(runwrk "$edge")
+[ -z "$prof_pid" ] || wait "$prof_pid"
 c1s=$(cpu "$serve_pid"); c1r=$(cpu "$redis_pid"); t1=$(date +%s.%N)
 e1=$(evalsha)
 echo "   edge:     $edge_out"

@@ -310,3 +310,42 @@ func TestMaxRecorded(t *testing.T) {
 	require.Equal(t, 3, s.Count(Meta, 200))
 	require.Equal(t, map[string]int{"evt-1": 2}, s.Delivered(Meta))
 }
+
+// TestFaultRate: a probabilistic fault hits about its share of requests,
+// the same requests for the same seed, lets the others through to the next
+// fault (or a normal answer), and counts only its hits against Times.
+func TestFaultRate(t *testing.T) {
+	t.Parallel()
+	run := func(seed uint64) []int {
+		s, base := newSim(t, Options{Seed: seed})
+		tg := targets(t, base)[0] // Meta
+		s.Inject(Meta, Fault{Status: 500, Rate: 0.1})
+		var got []int
+		for range 400 {
+			got = append(got, post(t, base+tg.path, tg.hdr, tg.body).status)
+		}
+		require.Equal(t, 400, s.Count(Meta, 500)+s.Count(Meta, 200))
+		return got
+	}
+	a := run(42)
+	n500 := 0
+	for _, st := range a {
+		if st == 500 {
+			n500++
+		}
+	}
+	require.InDelta(t, 40, n500, 20, "about 10%% of 400 requests")
+	require.Equal(t, a, run(42), "same seed, same pattern")
+	require.NotEqual(t, a, run(43))
+
+	// Spared requests reach the next fault; Times counts hits only.
+	s, base := newSim(t, Options{Seed: 7})
+	tg := targets(t, base)[0]
+	s.Inject(Meta, Fault{Status: 500, Rate: 0.5, Times: 3})
+	s.Inject(Meta, Fault{Status: 429})
+	for range 40 {
+		post(t, base+tg.path, tg.hdr, tg.body)
+	}
+	require.Equal(t, 3, s.Count(Meta, 500))
+	require.Equal(t, 37, s.Count(Meta, 429))
+}

@@ -17,7 +17,8 @@
 // real API's status and error envelope. Every request is recorded raw,
 // never deduplicated, and faults (latency, 429 + Retry-After, 5xx, HTML
 // bodies, redirects, hung connections, partial failures, auth failures) can
-// be injected per platform.
+// be injected per platform, on every request or on a seeded random
+// share of them (Fault.Rate).
 //
 // Mount the handler at the server root: the X OAuth 1.0a signature is
 // checked against the request URI the client signed.
@@ -29,6 +30,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -79,6 +81,9 @@ type Options struct {
 	// Now is the simulator's clock (time windows, Request.At); nil means
 	// time.Now.
 	Now func() time.Time
+	// Seed seeds the random source of probabilistic faults (Fault.Rate),
+	// so a run's fault pattern depends only on the order of requests.
+	Seed uint64
 }
 
 // XOAuth are the OAuth 1.0a user-context credentials the X simulator
@@ -126,6 +131,11 @@ type Fault struct {
 	Delay time.Duration
 	// Times is how many requests the fault applies to; 0 = until cleared.
 	Times int
+	// Rate, when between 0 and 1 exclusive, applies the fault to each
+	// request with this probability (drawn from Options.Seed's source);
+	// a request it spares goes on to the next queued fault, and only the
+	// requests it hits count against Times. 0 or 1: every request.
+	Rate float64
 	// Body overrides the response body (HTML when it starts with '<');
 	// Status defaults to 200 then.
 	Body string
@@ -151,6 +161,7 @@ type Sim struct {
 	counts   map[string]map[int]int // platform -> status -> requests
 	faults   map[string][]*Fault
 	nonces   map[string]struct{} // X OAuth nonces seen
+	rng      *mrand.Rand         // Fault.Rate draws (under mu)
 	done     chan struct{}       // closed by Close: releases hangs and delays
 	closed   bool
 }
@@ -166,6 +177,7 @@ func New(opts Options) *Sim {
 		counts:   map[string]map[int]int{},
 		faults:   map[string][]*Fault{},
 		nonces:   map[string]struct{}{},
+		rng:      mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		done:     make(chan struct{}),
 	}
 }
@@ -259,22 +271,25 @@ func (s *Sim) ClearFaults() {
 	s.faults = map[string][]*Fault{}
 }
 
-// takeFault returns the fault for the next request of the platform.
+// takeFault returns the fault for the next request of the platform: the
+// first queued one that applies (a probabilistic fault may spare it).
 func (s *Sim) takeFault(platform string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fs := s.faults[platform]
-	if len(fs) == 0 {
-		return Fault{}, false
-	}
-	f := fs[0]
-	if f.Times > 0 {
-		f.Times--
-		if f.Times == 0 {
-			s.faults[platform] = fs[1:]
+	for i, f := range fs {
+		if f.Rate > 0 && f.Rate < 1 && s.rng.Float64() >= f.Rate {
+			continue
 		}
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				s.faults[platform] = slices.Delete(slices.Clone(fs), i, i+1)
+			}
+		}
+		return *f, true
 	}
-	return *f, true
+	return Fault{}, false
 }
 
 func (s *Sim) record(r Request) {

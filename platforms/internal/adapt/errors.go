@@ -68,3 +68,15 @@ func ValidateBaseURL(s string) error {
 	}
 	return nil
 }
+
+// MaxAttempts is the largest per-platform attempts setting.
+const MaxAttempts = 100
+
+// ValidateAttempts checks a platform's attempts override: 0 (use
+// platforms.dispatch.attempts) or 1..MaxAttempts.
+func ValidateAttempts(n int) error {
+	if n < 0 || n > MaxAttempts {
+		return fmt.Errorf("must be 0 (platforms.dispatch.attempts) or between 1 and %d", MaxAttempts)
+	}
+	return nil
+}

@@ -3,11 +3,14 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  per-tenant cap on live dedup keys
 -- ARGV[3]  cap accounting granularity, ms
--- ARGV[4]  msgpack array of entries, each
---          {tenant, dedup hash (16 raw bytes), window ms, conversion 0|1,
---           visitor, decided-at ms (0 = no check), record}
---          where record is the stream entry's value, encoded by the caller
---          (tenant, event id, name, payload; see record.go)
+-- ARGV[4]  msgpack flat array, 8 values per entry:
+--          tenant, dedup key, window ms (decimal string: Redis formats a
+--          Lua number argument with printf), conversion 0|1, revocation key
+--          ('' = no check), decided-at ms, record (the stream entry's value,
+--          encoded by the caller: tenant, event id, name, payload; see
+--          record.go), visitor ('' = none; stored as field u for
+--          EraseVisitor). Flat and complete so the loop below builds no
+--          table and no string per entry.
 -- Returns a string with one digit per entry: 1 queued, 2 duplicate,
 -- 3 revoked, 4 over cap.
 --
@@ -61,24 +64,22 @@ local function tenant(id)
   return s
 end
 
-local dpref = prefix .. ':d:'
-local rpref = prefix .. ':r:'
 local res = {}
 local seen = {}
-local adds = {}  -- stream entries to write: {kind, entry}
-local marks = {} -- dedup marks to write: {key, window}
-for i, e in ipairs(batch) do
-  local tid, win, conv, vis, dec = e[1], e[3], e[4], e[5], e[6]
+local akind, arec, avis = {}, {}, {} -- stream entries to write: kind, record, visitor
+local mkey, mwin = {}, {}  -- dedup marks to write: key, window
+local na, nm = 0, 0
+for i = 1, #batch, 8 do
+  local tid, dk, win, conv, rk, dec = batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5]
   local r
-  if vis ~= '' and dec > 0 then
-    local rv = tonumber(redis.call('GET', rpref .. tid .. ':' .. vis))
+  if rk ~= '' then
+    local rv = tonumber(redis.call('GET', rk))
     if rv and rv > dec then r = 3 end
   end
   if not r then
-    local dk = dpref .. e[2]
     if seen[dk] or redis.call('EXISTS', dk) == 1 then
       r = 2
-      if conv == 1 then adds[#adds + 1] = {2, e} end
+      if conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7] end
     else
       local s, err = tenant(tid)
       if not s then return err end
@@ -88,38 +89,38 @@ for i, e in ipairs(batch) do
         r = 1
         seen[dk] = true
         s.added = s.added + 1
-        local b = math.ceil((now + win) / gran) * gran
+        local b = math.ceil((now + tonumber(win)) / gran) * gran
         s.add[b] = (s.add[b] or 0) + 1
         if b > s.maxb then s.maxb = b end
-        marks[#marks + 1] = {dk, win}
-        adds[#adds + 1] = {1, e}
+        nm = nm + 1; mkey[nm] = dk; mwin[nm] = win
+        na = na + 1; akind[na] = '1'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7]
       end
     end
   end
-  res[i] = r
+  res[#res + 1] = r
 end
 
 -- Phase 2: writes.
 local ids = {}
 local function undo(upto)
-  for j = 1, upto do redis.pcall('DEL', marks[j][1]) end
+  for j = 1, upto do redis.pcall('DEL', mkey[j]) end
   for _, id in ipairs(ids) do redis.pcall('XDEL', stream, id) end
 end
-for _, a in ipairs(adds) do
+for j = 1, na do
   local id
-  if a[2][5] ~= '' then
-    id = redis.pcall('XADD', stream, '*', 'k', a[1], 'v', a[2][7], 'u', a[2][5])
+  if avis[j] ~= '' then
+    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j], 'u', avis[j])
   else
-    id = redis.pcall('XADD', stream, '*', 'k', a[1], 'v', a[2][7])
+    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j])
   end
   if type(id) == 'table' and id.err then
     undo(0)
     return redis.error_reply('PGWXADD ' .. id.err)
   end
-  ids[#ids + 1] = id
+  ids[j] = id
 end
-for j, m in ipairs(marks) do
-  local ok = redis.pcall('SET', m[1], '1', 'PX', m[2], 'NX')
+for j = 1, nm do
+  local ok = redis.pcall('SET', mkey[j], '1', 'PX', mwin[j], 'NX')
   if type(ok) == 'table' and ok.err then
     undo(j - 1)
     return redis.error_reply('PGWSET ' .. ok.err)

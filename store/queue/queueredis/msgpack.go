@@ -2,22 +2,28 @@ package queueredis
 
 import (
 	"encoding/binary"
+	"strconv"
 
 	"github.com/jaraba/pixelgw/store/queue"
 )
 
 // encodeBatch packs entries as the msgpack array admit.lua unpacks with
-// cmsgpack: one script argument for the whole batch instead of nine per
-// entry. Redis's cmsgpack has no bin type, so bytes go as str (Lua strings
-// are 8-bit clean).
-func encodeBatch(entries []queue.Entry) []byte {
+// cmsgpack: one script argument for the whole batch instead of seven per
+// entry. The array is flat (entryFields values per entry, no nested arrays:
+// every Lua table the script does not build is garbage its GC does not
+// collect), keys arrive complete (no concatenation, hence no new Lua string,
+// per entry in the script) and the window is a decimal string (Redis formats
+// a Lua number argument with printf). Redis's cmsgpack has no bin type, so
+// bytes go as str (Lua strings are 8-bit clean).
+func encodeBatch(prefix string, entries []queue.Entry) []byte {
 	size := 5
 	for i := range entries {
 		e := &entries[i]
-		size += 1 + 7*9 + len(e.TenantID) + 16 + len(e.VisitorID) + recordLen(e)
+		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + 2*len(e.VisitorID) + recordLen(e)
 	}
 	b := make([]byte, 0, size)
-	b = appendArrayHeader(b, len(entries))
+	b = appendArrayHeader(b, entryFields*len(entries))
+	var num [20]byte
 	for i := range entries {
 		e := &entries[i]
 		key := e.DedupKey()
@@ -25,23 +31,31 @@ func encodeBatch(entries []queue.Entry) []byte {
 		if e.Conversion {
 			conv = 1
 		}
-		var decided int64
-		if !e.DecidedAt.IsZero() {
-			decided = max(e.DecidedAt.UnixMilli(), 1)
-		}
-		b = appendArrayHeader(b, 7)
 		b = appendStr(b, e.TenantID)
-		b = appendBytes(b, key[:])
-		b = appendInt(b, e.Window.Milliseconds())
+		b = appendStrHeader(b, len(prefix)+3+len(key))
+		b = append(append(append(b, prefix...), ":d:"...), key[:]...)
+		b = appendBytes(b, strconv.AppendInt(num[:0], e.Window.Milliseconds(), 10))
 		b = appendInt(b, conv)
-		b = appendStr(b, e.VisitorID)
-		b = appendInt(b, decided)
+		// The revocation key, empty when the entry is not checked.
+		if e.VisitorID == "" || e.DecidedAt.IsZero() {
+			b = appendStrHeader(b, 0)
+			b = appendInt(b, 0)
+		} else {
+			b = appendStrHeader(b, len(prefix)+3+len(e.TenantID)+1+len(e.VisitorID))
+			b = append(append(append(append(append(b, prefix...), ":r:"...), e.TenantID...), ':'), e.VisitorID...)
+			b = appendInt(b, max(e.DecidedAt.UnixMilli(), 1))
+		}
 		// The record, as a str whose length is known up front.
 		b = appendStrHeader(b, recordSize(e))
 		b = appendRecord(b, e)
+		// The visitor, kept with the stream entry (field u) for EraseVisitor.
+		b = appendStr(b, e.VisitorID)
 	}
 	return b
 }
+
+// entryFields is the number of msgpack values per entry in encodeBatch.
+const entryFields = 8
 
 func appendArrayHeader(b []byte, n int) []byte {
 	switch {

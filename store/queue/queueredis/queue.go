@@ -178,7 +178,7 @@ func (q *Queue) Admit(ctx context.Context, entries []queue.Entry) ([]queue.Resul
 // admitInto runs the script for entries (already validated) and writes one
 // result per entry into res.
 func (q *Queue) admitInto(ctx context.Context, entries []queue.Entry, res []queue.Result) error {
-	blob := encodeBatch(entries)
+	blob := encodeBatch(q.cfg.Prefix, entries)
 	out, err := q.admit.Run(ctx, q.rdb, []string{q.stream},
 		q.cfg.Prefix, q.cfg.MaxKeysPerTenant, q.cfg.CapGranularity.Milliseconds(), blob).Text()
 	if err != nil {
