@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -192,12 +194,19 @@ func (a *API) GetConsent(ctx context.Context, tenantID, visitorID string) (Conse
 // store holds (consent IPs; personal data of tracking_event rows). The
 // queue goes first so that the delivery engine cannot audit a queued entry
 // after the store was scrubbed. It is idempotent; store.ErrNotFound (404)
-// when the tenant has no record of the visitor.
+// when the tenant has no record of the visitor, unless the tenant declares
+// a server legal basis (settings.server_legal_basis): events of a visitor
+// without a record may then have been accepted, so the revocation is
+// recorded (it refuses the visitor's later server events) and the erasure
+// runs.
 //
 // Not recalled: an event the delivery engine had already read (in flight,
 // e.g. waiting in its merge window) may still be delivered and audited.
 func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (ConsentErasure, error) {
 	latest, err := a.store.LatestConsent(ctx, tenantID, visitorID)
+	if errors.Is(err, store.ErrNotFound) {
+		latest, err = a.revocableWithoutRecord(ctx, tenantID)
+	}
 	if err != nil {
 		return ConsentErasure{}, storeError(err, "consent")
 	}
@@ -245,6 +254,21 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 		slog.Bool("erasure_complete", out.Complete),
 		slog.String("request_id", requestID(ctx)))
 	return out, nil
+}
+
+// revocableWithoutRecord: a visitor without a consent record can be
+// revoked only when the tenant declares a server legal basis; it returns
+// the stand-in "latest record" (no source, so a revocation is appended,
+// under the tenant's policy version), else store.ErrNotFound.
+func (a *API) revocableWithoutRecord(ctx context.Context, tenantID string) (store.ConsentRecord, error) {
+	t, err := a.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return store.ConsentRecord{}, err
+	}
+	if !tenant.PolicyOf(t.Settings).ServerLegalBasis {
+		return store.ConsentRecord{}, store.ErrNotFound
+	}
+	return store.ConsentRecord{PolicyVersion: cmp.Or(t.Settings.PolicyVersion, "1")}, nil
 }
 
 // --- handlers ---

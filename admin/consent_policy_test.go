@@ -98,9 +98,20 @@ func eventConsentOf(t *testing.T, w *evWorld, visitor string, hdr ...string) (re
 	return r, &ev
 }
 
+// withEraser gives the world's API its queue as QueueEraser too.
+func withEraser(t *testing.T, w *evWorld) {
+	t.Helper()
+	e := w.e
+	api, err := New(e.cfg, Deps{Store: e.st, Keyring: e.keyring, Logger: e.api.log, Now: e.api.now,
+		Decisions: w.q, DeadLetters: w.q, Admitter: w.q, QueueEraser: w.q})
+	require.NoError(t, err)
+	e.api, e.h = api, api.Handler()
+}
+
 func TestEventsServerLegalBasis(t *testing.T) {
 	t.Parallel()
 	w := newEvWorld(t)
+	withEraser(t, w)
 	stranger := randomUUID() // no consent record
 
 	r, ev := eventConsentOf(t, w, stranger)
@@ -133,6 +144,28 @@ func TestEventsServerLegalBasis(t *testing.T) {
 	w.consent(t, ao, true, false)
 	_, ev = eventConsentOf(t, w, ao)
 	require.Equal(t, platforms.Consent{Analytics: true, Policy: "p1"}, ev.Consent)
+
+	// Right to erasure for a visitor without a record: under the legal
+	// basis the erasure runs and a revocation is recorded, which refuses
+	// the visitor's later events.
+	r = w.e.do("DELETE", "/api/v1/tracking/consent/"+stranger, w.tok, "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	er := decode[ConsentErasure](t, r)
+	require.Equal(t, int64(1), er.Erased[ErasureQueuedEntries], "the stranger's queued event")
+	require.Equal(t, ConsentView{ID: er.Revocation.ID, VisitorID: stranger, PolicyVersion: "1", Source: "api", CreatedAt: er.Revocation.CreatedAt}, er.Revocation)
+	for _, m := range queued(t, w.q) {
+		require.NotEqual(t, stranger, m.VisitorID)
+	}
+	r, ev = eventConsentOf(t, w, stranger)
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
+	require.Nil(t, ev)
+	r = w.e.do("DELETE", "/api/v1/tracking/consent/"+stranger, w.tok, "")
+	require.Equal(t, http.StatusOK, r.status, "idempotent")
+	require.Equal(t, er.Revocation, decode[ConsentErasure](t, r).Revocation)
+
+	// Without the legal basis an unknown visitor is a 404, as before.
+	patchSettings(t, w.e, w.tok, `{"server_legal_basis":null}`)
+	require.Equal(t, http.StatusNotFound, w.e.do("DELETE", "/api/v1/tracking/consent/"+randomUUID(), w.tok, "").status)
 }
 
 func TestEventsAnalyticsOnlyGA4Setting(t *testing.T) {
