@@ -323,6 +323,8 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	require.GreaterOrEqual(t, erased["dead_letters"], 2.0, out)
 	require.GreaterOrEqual(t, erased["tracking_events"], 2.0, out)
 	require.Equal(t, 1.0, erased["consent_ips"], out)
+	_, metrics := httpGet(t, "http://"+b.ops+"/metrics", "", "")
+	require.Contains(t, metrics, "\npixelgw_consent_api_decisions_total{choice=\"none\"} 1\n", "the revocation is counted, without a tenant label")
 
 	require.Empty(t, findCanaries(c, dumpSchema(t, conn, schema)), "PostgreSQL keeps a trace")
 	require.Empty(t, findCanaries(c, dumpRedis(t, rdb, prefix)), "Redis keeps a trace")
