@@ -14,11 +14,13 @@
 -- Returns a string with one digit per entry: 1 queued, 2 duplicate,
 -- 3 revoked, 4 over cap.
 --
--- Phase 1 only reads, so an error there (a key of the wrong type) aborts
--- with nothing written. Phase 2 writes the stream entries first, then the
--- dedup marks; a failing write undoes the writes before it and returns an
--- error, so no dedup mark outlives a failed enqueue. (Redis refuses a
--- write for OOM only before a script's first write, never midway.)
+-- Phase 1 decides each entry and sets its dedup mark with SET NX (the
+-- mark and the existence check in one command); phase 2 appends the stream
+-- entries. Any failure after the first mark undoes every mark and entry
+-- written so far and returns an error, so no dedup mark outlives a failed
+-- enqueue. Type checks of the stream come before any write. (Redis
+-- refuses a write for OOM only before a script's first write, never
+-- midway.)
 local stream = KEYS[1]
 local prefix = ARGV[1]
 local cap = tonumber(ARGV[2])
@@ -67,8 +69,15 @@ end
 local res = {}
 local seen = {}
 local akind, arec, avis = {}, {}, {} -- stream entries to write: kind, record, visitor
-local mkey, mwin = {}, {}  -- dedup marks to write: key, window
+local mkey = {}            -- dedup marks set (undone on failure)
 local na, nm = 0, 0
+local ids = {}
+local function undo()
+  for j = 1, nm do redis.pcall('DEL', mkey[j]) end
+  for _, id in ipairs(ids) do redis.pcall('XDEL', stream, id) end
+end
+
+-- Phase 1: decide, and mark what is new.
 for i = 1, #batch, 8 do
   local tid, dk, win, conv, rk, dec = batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5]
   local r
@@ -77,35 +86,40 @@ for i = 1, #batch, 8 do
     if rv and rv > dec then r = 3 end
   end
   if not r then
-    if seen[dk] or redis.call('EXISTS', dk) == 1 then
+    if seen[dk] then
       r = 2
-      if conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7] end
     else
       local s, err = tenant(tid)
-      if not s then return err end
+      if not s then undo(); return err end
       if s.live + s.added >= cap then
-        r = 4
+        -- Over the cap: a repeat is still a duplicate, a new id is refused.
+        r = redis.call('EXISTS', dk) == 1 and 2 or 4
       else
-        r = 1
-        seen[dk] = true
-        s.added = s.added + 1
-        local b = math.ceil((now + tonumber(win)) / gran) * gran
-        s.add[b] = (s.add[b] or 0) + 1
-        if b > s.maxb then s.maxb = b end
-        nm = nm + 1; mkey[nm] = dk; mwin[nm] = win
-        na = na + 1; akind[na] = '1'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7]
+        local ok = redis.pcall('SET', dk, '1', 'PX', win, 'NX')
+        if type(ok) == 'table' and ok.err then
+          undo()
+          return redis.error_reply('PGWSET ' .. ok.err)
+        end
+        if ok then
+          r = 1
+          seen[dk] = true
+          nm = nm + 1; mkey[nm] = dk
+          s.added = s.added + 1
+          local b = math.ceil((now + tonumber(win)) / gran) * gran
+          s.add[b] = (s.add[b] or 0) + 1
+          if b > s.maxb then s.maxb = b end
+          na = na + 1; akind[na] = '1'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7]
+        else
+          r = 2
+        end
       end
     end
+    if r == 2 and conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7] end
   end
   res[#res + 1] = r
 end
 
--- Phase 2: writes.
-local ids = {}
-local function undo(upto)
-  for j = 1, upto do redis.pcall('DEL', mkey[j]) end
-  for _, id in ipairs(ids) do redis.pcall('XDEL', stream, id) end
-end
+-- Phase 2: the stream entries.
 for j = 1, na do
   local id
   if avis[j] ~= '' then
@@ -114,17 +128,10 @@ for j = 1, na do
     id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j])
   end
   if type(id) == 'table' and id.err then
-    undo(0)
+    undo()
     return redis.error_reply('PGWXADD ' .. id.err)
   end
   ids[j] = id
-end
-for j = 1, nm do
-  local ok = redis.pcall('SET', mkey[j], '1', 'PX', mwin[j], 'NX')
-  if type(ok) == 'table' and ok.err then
-    undo(j - 1)
-    return redis.error_reply('PGWSET ' .. ok.err)
-  end
 end
 
 -- Cap accounting (types checked in phase 1; advisory, so pcall).

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -343,4 +344,27 @@ func TestTwoInstancesShareDedup(t *testing.T) {
 	for i, n := range queued {
 		require.Equal(t, 1, n, "entry %d", i)
 	}
+}
+
+// A cap key of the wrong type for a later tenant of the batch fails the
+// batch after earlier tenants' marks were set: those marks are undone.
+func TestLaterTenantTypeErrorUndoesMarks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	q, rdb := newQueue(t, queue.Options{})
+	a, b := queuetest.ID(), queuetest.ID()
+	prefix := strings.TrimSuffix(q.StreamKey(), ":q")
+	require.NoError(t, rdb.RPush(ctx, prefix+":c:"+b, "x").Err())
+	es := []queue.Entry{entry(a), entry(a), entry(b)}
+	res, err := q.Admit(ctx, es)
+	require.ErrorIs(t, err, queueredis.ErrWrongType)
+	require.Nil(t, res)
+	for i := range es {
+		n, err := rdb.Exists(ctx, q.DedupKey(&es[i])).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "no dedup mark for entry %d", i)
+	}
+	n, err := rdb.XLen(ctx, q.StreamKey()).Result()
+	require.NoError(t, err)
+	require.Zero(t, n)
 }
