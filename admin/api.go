@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/secret"
 )
 
@@ -56,6 +57,9 @@ type Deps struct {
 	// Registerer registers the API's Prometheus metrics
 	// (pixelgw_consent_api_decisions_total). Optional: nil exports none.
 	Registerer prometheus.Registerer
+	// Live is where the live event stream subscribes (store/live).
+	// Optional: without it the stream route answers 503.
+	Live live.Subscriber
 }
 
 // Decisions records a visitor's server-side consent decision so that every
@@ -72,10 +76,12 @@ type API struct {
 	keyring *secret.Keyring
 	log     *slog.Logger
 	now     func() time.Time
-	dec     Decisions   // nil: consent writes answer 503
-	dls     DeadLetters // nil: dead-letter routes answer 503
-	adm     Admitter    // nil: events routes answer 503
-	ver     Verifier    // nil: verify answers 503
+	dec     Decisions       // nil: consent writes answer 503
+	dls     DeadLetters     // nil: dead-letter routes answer 503
+	adm     Admitter        // nil: events routes answer 503
+	ver     Verifier        // nil: verify answers 503
+	live    live.Subscriber // nil: the stream answers 503
+	streams *streams
 	qer     QueueEraser // nil: queued entries are reported pending
 	cm      *consentMetrics
 	auth    *authenticator
@@ -120,6 +126,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		ver:     d.Verifier,
 		qer:     d.QueueEraser,
 		cm:      cm,
+		live:    d.Live,
+		streams: newStreams(cfg.MaxStreams),
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}
@@ -210,6 +218,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the live
+// stream flushes and sets deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

@@ -19,6 +19,9 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (413 above it).
 	MaxBodyBytes int64     `yaml:"max_body_bytes"`
 	JWT          JWTConfig `yaml:"jwt"`
+	// MaxStreams caps the live event streams open on this process
+	// (GET /api/v1/tracking/events/stream; 503 beyond).
+	MaxStreams int `yaml:"max_streams"`
 }
 
 // JWTConfig configures bearer-token verification.
@@ -51,6 +54,7 @@ func Defaults() Config {
 	return Config{
 		Listen:       "127.0.0.1:8081",
 		MaxBodyBytes: 1 << 20,
+		MaxStreams:   100,
 		JWT: JWTConfig{
 			Issuer:   "pixelgw",
 			Audience: "pixelgw-admin",
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
 		return fmt.Errorf("api.max_body_bytes: %d is outside 1024..67108864", c.MaxBodyBytes)
+	}
+	if c.MaxStreams < 1 || c.MaxStreams > 100_000 {
+		return fmt.Errorf("api.max_streams: %d is outside 1..100000", c.MaxStreams)
 	}
 	j := c.JWT
 	if j.Issuer == "" {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
+	"github.com/jaraba/pixelgw/store/live/livemem"
 	"github.com/jaraba/pixelgw/store/queue"
 	"github.com/jaraba/pixelgw/store/queue/queuesqlite"
 )
@@ -240,6 +243,28 @@ func TestTenantIsolation(t *testing.T) {
 			require.NotContains(t, r.body, bEvent)
 			require.NotContains(t, r.body, "198.51.100")
 			w.requireNoLeak(t, r)
+		},
+		"GET /api/v1/tracking/events/stream": func(t *testing.T) {
+			hub := livemem.New(0)
+			t.Cleanup(func() { _ = hub.Stop(context.Background()) })
+			_, srv := e.streamServer(t, hub, nil)
+			resp, c := openStream(t, srv, w.aTok)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			m, _ := c.next(t)
+			require.Equal(t, "connected", m.comment)
+			require.False(t, hub.Listening(w.b.ID), "A's stream is A's only")
+			// B's updates first, then A's: A sees only its own.
+			hub.Publish(w.b.ID, []live.Update{
+				{Kind: live.KindAccepted, EventID: "b-live-event", EventName: "purchase", ClientIP: "198.51.100.77"},
+				{Kind: live.KindDelivery, EventID: "b-live-event", Pixel: w.bPixel.UUID, Platform: "meta", Status: "delivered", HTTPStatus: 200},
+			})
+			hub.Publish(w.a.ID, []live.Update{{Kind: live.KindAccepted, EventID: "a-live-event", EventName: "lead"}})
+			m, _ = c.next(t)
+			require.Equal(t, "accepted", m.event)
+			require.Contains(t, m.data, "a-live-event")
+			for _, f := range append([]string{"b-live-event", "198.51.100"}, w.bSecretFragments...) {
+				require.NotContains(t, m.data, f)
+			}
 		},
 		"GET /api/v1/tracking/deadletters": func(t *testing.T) {
 			bID := w.bDeadLetter(t)

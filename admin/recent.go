@@ -73,12 +73,7 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 		if source != "" && e.EventSource != source {
 			continue
 		}
-		v := RecentEventView{
-			EventID: e.EventID, EventName: e.EventName, Source: e.EventSource, URL: e.EventSourceURL,
-			ClientIP: maskIP(e.ClientIP), UserAgent: e.ClientUserAgent,
-			FBP: maskID(e.FBP), FBC: maskID(e.FBC), GCLID: maskID(e.GCLID),
-			HasUserData: !e.UserData.IsZero(), CreatedAt: e.CreatedAt.UTC(), Deliveries: []DeliveryOut{},
-		}
+		v := eventView(&e)
 		match := pixel == "" && platform == "" && status == ""
 		for _, o := range re.Outcomes {
 			d := DeliveryOut{Pixel: o.PixelUUID, Platform: o.Platform, Status: o.Status, Attempts: o.Attempts, At: o.CreatedAt.UTC()}
@@ -93,6 +88,17 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 	return nil
+}
+
+// eventView is the debug view of an audited event, personal data masked
+// (the recent view and the live stream's "accepted" events).
+func eventView(e *store.AuditEvent) RecentEventView {
+	return RecentEventView{
+		EventID: e.EventID, EventName: e.EventName, Source: e.EventSource, URL: e.EventSourceURL,
+		ClientIP: maskIP(e.ClientIP), UserAgent: e.ClientUserAgent,
+		FBP: maskID(e.FBP), FBC: maskID(e.FBC), GCLID: maskID(e.GCLID),
+		HasUserData: !e.UserData.IsZero(), CreatedAt: e.CreatedAt.UTC(), Deliveries: []DeliveryOut{},
+	}
 }
 
 func isPlatform(p string) bool {

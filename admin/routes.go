@@ -59,6 +59,7 @@ func (a *API) routes() []route {
 		{"POST", "/api/v1/tenant/paths/rotate", tenantWrite, a.handleRotateOwnPaths},
 		{"GET", "/api/v1/tracking/deadletters", tenantRead, a.handleListDeadLetters},
 		{"GET", "/api/v1/tracking/events/recent", tenantRead, a.handleRecentEvents},
+		{"GET", "/api/v1/tracking/events/stream", tenantRead, a.handleEventStream},
 		{"POST", "/api/v1/tracking/deadletters/replay", tenantWrite, a.handleReplayDeadLetters},
 		{"GET", "/api/v1/tracking/pixels", tenantRead, a.handleListPixels},
 		{"POST", "/api/v1/tracking/pixels", tenantWrite, a.handleCreatePixel},

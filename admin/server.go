@@ -29,6 +29,7 @@ func (a *API) handleOpenAPI(w http.ResponseWriter, _ *http.Request, _ principal)
 type Server struct {
 	addr    string
 	handler http.Handler
+	api     *API
 	log     *slog.Logger
 
 	mu      sync.Mutex
@@ -40,7 +41,7 @@ type Server struct {
 
 // NewServer returns a server for the API on cfg.Listen.
 func NewServer(cfg Config, api *API, log *slog.Logger) *Server {
-	return &Server{addr: cfg.Listen, handler: api.Handler(), log: log}
+	return &Server{addr: cfg.Listen, handler: api.Handler(), api: api, log: log}
 }
 
 // Addr is the bound address once started (useful with port 0).
@@ -78,6 +79,8 @@ func (s *Server) Start(ctx context.Context) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for handlers: end the live streams when it starts.
+	s.srv.RegisterOnShutdown(s.api.CloseStreams)
 	s.done = make(chan struct{})
 	srv, done := s.srv, s.done
 	go func() {

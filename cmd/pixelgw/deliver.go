@@ -24,6 +24,7 @@ import (
 	"github.com/jaraba/pixelgw/platforms/tiktok"
 	"github.com/jaraba/pixelgw/platforms/x"
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/queue"
 	"github.com/jaraba/pixelgw/store/secret"
 	"github.com/jaraba/pixelgw/test/platformsim"
@@ -100,7 +101,7 @@ func newDestinations(cfg configs.Config, log *slog.Logger) ([]platforms.Destinat
 // newEngine builds the delivery engine over the adapters, with the pixel
 // health writer; the components start before and stop after each other in
 // that order.
-func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue, st fullStore, kr *secret.Keyring, reg prometheus.Registerer, log *slog.Logger) (*dispatch.Engine, []component) {
+func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue, st fullStore, kr *secret.Keyring, reg prometheus.Registerer, log *slog.Logger, pub live.Publisher) (*dispatch.Engine, []component) {
 	pc := cfg.Platforms
 	host, _ := os.Hostname()
 	dlog := log.With(slog.String("component", "dispatch"))
@@ -130,6 +131,7 @@ func newEngine(cfg configs.Config, dests []platforms.Destination, q queue.Queue,
 		Registerer:    reg,
 		OnAuthFailure: health.Failed,
 		OnRecovered:   onRecovered,
+		Live:          pub,
 	})
 	// The health writers start before and stop after the engine.
 	return eng, append(comps, component{"dispatch", eng.Start, eng.Stop})

@@ -81,6 +81,12 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	}
 	defer qclose()
 
+	hub, hubComp, hubClose, err := openLive(cfg, registry, log)
+	if err != nil {
+		return err
+	}
+	defer hubClose()
+
 	reg := &tenant.Registry{}
 	reloader := tenant.NewReloader(st, kr, reg, log.With(slog.String("component", "tenants")), cfg.Edge.ReloadInterval)
 
@@ -90,7 +96,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	}
 	api, err := admin.New(cfg.API, admin.Deps{
 		Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")),
-		Decisions: q, DeadLetters: q, Admitter: q, Verifier: verify.New(dests, nil),
+		Decisions: q, DeadLetters: q, Admitter: q, Verifier: verify.New(dests, nil), Live: hub,
 		QueueEraser: q, Registerer: registry,
 	})
 	if err != nil {
@@ -114,11 +120,13 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	})
 
 	if cfg.Platforms.Deliver {
-		_, ecomps := newEngine(cfg, dests, q, st, kr, registry, log)
+		_, ecomps := newEngine(cfg, dests, q, st, kr, registry, log, hub)
 		dcomps = append(dcomps, ecomps...)
 	}
 
-	comps := append(qcomps, dcomps...)
+	// The live hub starts before the engine and the API, so it stops after
+	// them (the API ends its streams itself when it shuts down).
+	comps := append(append(qcomps, hubComp), dcomps...)
 	comps = append(comps,
 		component{"maintenance", maint.Start, maint.Stop},
 		component{"tenants", reloader.Start, reloader.Stop},

@@ -101,6 +101,7 @@ func (e *Engine) writeAudit(ctx context.Context, msgs []queue.Message) bool {
 			return false
 		}
 	}
+	e.publishAccepted(evs)
 	for attempt := 1; ; attempt++ {
 		err := e.d.Queue.Ack(ctx, AuditGroup, ids...)
 		if err == nil {

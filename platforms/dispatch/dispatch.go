@@ -70,6 +70,11 @@
 // names another tenant or event id than the entry) is recorded "failed"
 // with no pixel, once per platform group, dead-lettered and acknowledged.
 //
+// Live stream (Deps.Live, optional): after the audit group writes a batch's
+// rows, and after a recorder writes outcomes, the engine publishes them per
+// tenant (store/live), only for tenants with a stream open; Publish never
+// blocks. Outcomes carry the HTTP status of the request that carried them.
+//
 // Metrics (Deps.Registerer; no tenant label): pixelgw_deliveries_total
 // {platform, outcome}, pixelgw_delivery_retries_total{platform},
 // pixelgw_platform_request_duration_seconds{platform, result},
@@ -108,6 +113,7 @@ import (
 
 	"github.com/jaraba/pixelgw/platforms"
 	"github.com/jaraba/pixelgw/store"
+	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/queue"
 	"github.com/jaraba/pixelgw/store/secret"
 )
@@ -168,6 +174,11 @@ type Deps struct {
 	// again). Until the snapshot sees the new status it is called for every
 	// such request: the receiver deduplicates. It must not block.
 	OnRecovered func(tenantID, pixelUUID string)
+	// Live, when set, receives each accepted event (after its audit row is
+	// written) and each outcome (after it is written), for the live debug
+	// stream; batched per tenant, only for tenants with a stream open.
+	// Publish never blocks.
+	Live live.Publisher
 }
 
 // Engine is the delivery engine.

@@ -718,4 +718,5 @@ func (l *loop) write(ctx context.Context, r *record) {
 			}
 		}
 	}
+	l.publishOutcomes(r)
 }
