@@ -53,6 +53,35 @@ func (c canaries) all() map[string]string {
 	return m
 }
 
+// startServing starts `pixelgw serve` and waits until its edge and API
+// answer too (startServer waits for the ops listener, which starts first).
+// freePort's addresses can be taken by a parallel test before the server
+// binds them: a server that exits meanwhile is started again on new ports.
+func startServing(t *testing.T, env []string) *server {
+	t.Helper()
+	for try := 1; ; try++ {
+		s := startServer(t, env)
+		deadline := time.Now().Add(15 * time.Second)
+		for exited := false; !exited; {
+			select {
+			case err := <-s.done:
+				s.done <- err // for startServer's cleanup
+				require.Less(t, try, 3, "pixelgw serve exited: %v\n%s", err, s.log.String())
+				exited = true // try again on new ports
+				continue
+			default:
+			}
+			edge, _ := httpGet(t, "http://"+s.edge+"/healthz", "", "")
+			api, _ := httpGet(t, "http://"+s.api+"/api/v1/openapi.json", "", "")
+			if edge == 200 && api == 200 {
+				return s
+			}
+			require.True(t, time.Now().Before(deadline), "edge or API not serving:\n%s", s.log.String())
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // stopServer sends SIGTERM and waits for a clean exit.
 func stopServer(t *testing.T, s *server) {
 	t.Helper()
@@ -231,7 +260,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	tok = strings.TrimSpace(tok)
 
-	a := startServer(t, env) // delivers
+	a := startServing(t, env) // delivers
 	status, ten := apiReq(t, a.api, "GET", "/api/v1/tenant", tok, nil)
 	require.Equal(t, 200, status)
 	paths := ten["edge_paths"].(map[string]any)
@@ -297,7 +326,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 
 	// Phase 2, still queued: an edge + API instance without a delivery
 	// engine takes a beacon and a server event (raw email).
-	b := startServer(t, append(env, "PIXELGW_PLATFORMS_DELIVER=false"))
+	b := startServing(t, append(env, "PIXELGW_PLATFORMS_DELIVER=false"))
 	require.Equal(t, 204, beacon(b, "add_to_cart"))
 	require.Equal(t, 202, serverEvent(b, false))
 	before := findCanaries(c, dumpRedis(t, rdb, prefix))
