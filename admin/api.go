@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jaraba/pixelgw/internal/eventmetrics"
 	"github.com/jaraba/pixelgw/store"
 	"github.com/jaraba/pixelgw/store/live"
 	"github.com/jaraba/pixelgw/store/secret"
@@ -57,6 +58,9 @@ type Deps struct {
 	// Registerer registers the API's Prometheus metrics
 	// (pixelgw_consent_api_decisions_total). Optional: nil exports none.
 	Registerer prometheus.Registerer
+	// Events are the event counters shared with the edge (source="server"
+	// here). Optional: nil counts into unregistered counters.
+	Events *eventmetrics.Metrics
 	// Live is where the live event stream subscribes (store/live).
 	// Optional: without it the stream route answers 503.
 	Live live.Subscriber
@@ -84,6 +88,7 @@ type API struct {
 	streams *streams
 	qer     QueueEraser // nil: queued entries are reported pending
 	cm      *consentMetrics
+	evm     *eventmetrics.Source
 	auth    *authenticator
 	mux     *http.ServeMux
 	handler http.Handler
@@ -126,6 +131,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		ver:     d.Verifier,
 		qer:     d.QueueEraser,
 		cm:      cm,
+		evm:     serverEventMetrics(d.Events),
 		live:    d.Live,
 		streams: newStreams(cfg.MaxStreams),
 		auth:    auth,

@@ -96,6 +96,9 @@ type EventInput struct {
 	TTP             string          `json:"ttp"`
 	LiFatID         string          `json:"li_fat_id"`
 	TWCLID          string          `json:"twclid"`
+	// Platforms limits delivery to these platforms (absent or null: every
+	// platform with a pixel). See eventPlatforms.
+	Platforms []string `json:"platforms"`
 }
 
 // EventResult is the answer for one event of a batch. EventID is the id as
@@ -118,6 +121,16 @@ type prepared struct {
 // result per event, in order. An error (503 + Retry-After) means nothing of
 // the call was admitted.
 func (a *API) TrackEvents(ctx context.Context, tenantID string, raw []json.RawMessage) ([]EventResult, error) {
+	res, err := a.trackEvents(ctx, tenantID, raw)
+	if err != nil {
+		a.countUnavailable(len(raw))
+		return nil, err
+	}
+	a.countResults(res)
+	return res, nil
+}
+
+func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMessage) ([]EventResult, error) {
 	if a.adm == nil {
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "the events API is not enabled on this server")
 	}
@@ -329,6 +342,10 @@ func validateEvent(in *EventInput, now time.Time) (platforms.Event, error) {
 			return ev, err
 		}
 	}
+	targets, err := eventPlatforms(in.Platforms)
+	if err != nil {
+		return ev, err
+	}
 	var props map[string]any
 	if len(in.CustomData) > 0 && string(in.CustomData) != "null" {
 		if len(in.CustomData) > MaxCustomDataBytes {
@@ -345,9 +362,53 @@ func validateEvent(in *EventInput, now time.Time) (platforms.Event, error) {
 		EventID: id, Name: name, Class: spec.Class, Source: SourceServer,
 		Time: at.UTC(), Received: now.UTC(), URL: in.EventSourceURL,
 		VisitorID: vid, ClientIP: ip, UserAgent: in.ClientUserAgent,
-		IDs: ids, User: user, Props: props,
+		IDs: ids, User: user, Props: props, Platforms: targets,
 	}
 	return ev, nil
+}
+
+// platformAliases maps the names the events API accepts in "platforms" to
+// the stored platform names: the stored names themselves, and "x" for X
+// (stored as "twitter").
+var platformAliases = map[string]string{
+	store.PlatformMeta: store.PlatformMeta, store.PlatformGoogle: store.PlatformGoogle,
+	store.PlatformLinkedIn: store.PlatformLinkedIn, store.PlatformTikTok: store.PlatformTikTok,
+	store.PlatformX: store.PlatformX, "x": store.PlatformX,
+}
+
+// eventPlatforms validates an event's "platforms": nil (absent or null) is
+// every platform; otherwise 1..10 names (case-insensitive) from
+// platformAliases, returned as stored names, deduplicated, in
+// store.Platforms() order. An empty list is refused (it would send the
+// event nowhere; omit the field for every platform).
+func eventPlatforms(names []string) ([]string, error) {
+	if names == nil {
+		return nil, nil
+	}
+	if len(names) == 0 {
+		return nil, errors.New("platforms: at least one platform (omit the field for every platform)")
+	}
+	if len(names) > 10 {
+		return nil, errors.New("platforms: at most 10 names")
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		p, ok := platformAliases[strings.ToLower(n)]
+		if !ok {
+			if len(n) > 32 || !utf8.ValidString(n) {
+				return nil, errors.New("platforms: unknown platform (meta, google, linkedin, tiktok, twitter or x)")
+			}
+			return nil, fmt.Errorf("platforms: unknown platform %q (meta, google, linkedin, tiktok, twitter or x)", n)
+		}
+		want[p] = true
+	}
+	out := make([]string, 0, len(want))
+	for _, p := range store.Platforms() {
+		if want[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // checkPlain: at most max bytes of valid UTF-8 without control characters.

@@ -130,6 +130,38 @@ func TestTrackEventQueuesTheRecord(t *testing.T) {
 	require.Equal(t, queue.KindMerge, ms[1].Kind)
 }
 
+// TestTrackEventPlatforms: "platforms" reaches the queued record as stored
+// names (x is twitter), deduplicated and in a stable order; absent or null
+// targets every platform.
+func TestTrackEventPlatforms(t *testing.T) {
+	t.Parallel()
+	w := newEvWorld(t)
+	for _, tc := range []struct {
+		extra string
+		want  []string
+	}{
+		{`,"platforms":["X","meta","tiktok","meta"]`, []string{store.PlatformMeta, store.PlatformTikTok, store.PlatformX}},
+		{`,"platforms":["twitter","x"]`, []string{store.PlatformX}},
+		{`,"platforms":["google"]`, []string{store.PlatformGoogle}},
+		{`,"platforms":null`, nil},
+		{``, nil},
+	} {
+		id := randomUUID()
+		require.Equal(t, EventAccepted, statusOf(t, w.send(evBody("lead", id, w.visitor, tc.extra))), tc.extra)
+		var found bool
+		for _, m := range queued(t, w.q) {
+			if m.EventID != id {
+				continue
+			}
+			found = true
+			ev, err := platforms.DecodeEvent(m.Payload)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, ev.Platforms, tc.extra)
+		}
+		require.True(t, found, tc.extra)
+	}
+}
+
 func TestTrackEventCanonicalNames(t *testing.T) {
 	t.Parallel()
 	w := newEvWorld(t)
@@ -246,7 +278,12 @@ func TestTrackEventValidation(t *testing.T) {
 		{"custom data not object", evBody("lead", randomUUID(), v, `,"custom_data":[1]`), "custom_data: must be an object"},
 		{"custom data too big", evBody("lead", randomUUID(), v, `,"custom_data":{"x":"`+strings.Repeat("a", MaxCustomDataBytes)+`"}`), "custom_data: exceeds 8192 bytes"},
 		{"tenant in body", evBody("lead", randomUUID(), v, `,"tenant_id":"`+randomUUID()+`"`), `unknown field "tenant_id"`},
-		{"platforms not supported yet", evBody("lead", randomUUID(), v, `,"platforms":["meta"]`), `unknown field "platforms"`},
+		{"unknown platform", evBody("lead", randomUUID(), v, `,"platforms":["meta","myspace"]`), `platforms: unknown platform "myspace"`},
+		{"huge platform name", evBody("lead", randomUUID(), v, `,"platforms":["`+strings.Repeat("m", 100)+`"]`), `platforms: unknown platform (meta`},
+		{"empty platforms", evBody("lead", randomUUID(), v, `,"platforms":[]`), "platforms: at least one platform"},
+		{"too many platforms", evBody("lead", randomUUID(), v, `,"platforms":[`+strings.Repeat(`"meta",`, 10)+`"x"]`), "platforms: at most 10"},
+		{"platforms not a list", evBody("lead", randomUUID(), v, `,"platforms":"meta"`), "platforms: wrong type"},
+		{"platform not a string", evBody("lead", randomUUID(), v, `,"platforms":[1]`), "platforms: wrong type"},
 		{"not an object", `"lead"`, "event must be a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

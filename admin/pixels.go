@@ -32,6 +32,9 @@ type PixelInput struct {
 	ClientSideEnabled *bool             `json:"client_side_enabled"` // default true
 	TestEventCode     string            `json:"test_event_code"`
 	Domains           []string          `json:"domains"`
+	// ConfirmBrowserConversions: send browser-sourced conversions only when
+	// a server copy confirms them within the merge window (default false).
+	ConfirmBrowserConversions bool `json:"confirm_browser_conversions"`
 }
 
 // PixelView is a pixel as the API shows it: no secret, only hints.
@@ -50,6 +53,8 @@ type PixelView struct {
 	Status            string            `json:"status"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
+
+	ConfirmBrowserConversions bool `json:"confirm_browser_conversions"`
 }
 
 func nonNilMap(m map[string]string) map[string]string {
@@ -70,6 +75,7 @@ func pixelView(p store.Pixel) PixelView {
 		IsActive: p.IsActive, ServerSideEnabled: p.ServerSideEnabled, ClientSideEnabled: p.ClientSideEnabled,
 		TestEventCode: p.TestEventCode, Domains: d, Status: p.Status,
 		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		ConfirmBrowserConversions: p.ConfirmBrowserConversions,
 	}
 }
 
@@ -321,6 +327,7 @@ func (a *API) CreatePixel(ctx context.Context, tenantID string, in PixelInput) (
 		ClientSideEnabled: boolOr(in.ClientSideEnabled, true),
 		TestEventCode:     in.TestEventCode, Domains: in.Domains, Status: "unknown",
 		CreatedAt: now, UpdatedAt: now,
+		ConfirmBrowserConversions: in.ConfirmBrowserConversions,
 	}
 	if p.Domains == nil {
 		p.Domains = []string{}
@@ -362,6 +369,8 @@ type pixelPatchInput struct {
 	ClientSideEnabled *bool              `json:"client_side_enabled"`
 	TestEventCode     *string            `json:"test_event_code"`
 	Domains           *[]string          `json:"domains"`
+
+	ConfirmBrowserConversions *bool `json:"confirm_browser_conversions"`
 }
 
 // UpdatePixel applies a patch after validating the whole resulting pixel.
@@ -397,6 +406,9 @@ func (a *API) updatePixel(ctx context.Context, tenantID, id string, in pixelPatc
 	}
 	if in.TestEventCode != nil {
 		next.TestEventCode, patch.TestEventCode = *in.TestEventCode, in.TestEventCode
+	}
+	if in.ConfirmBrowserConversions != nil {
+		patch.ConfirmBrowserConversions = in.ConfirmBrowserConversions
 	}
 	if in.Domains != nil {
 		d := *in.Domains

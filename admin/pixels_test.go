@@ -221,3 +221,44 @@ func TestCreatePixelServiceMethod(t *testing.T) {
 	_, err = e.api.CreatePixel(ctx, randomUUID(), PixelInput{Platform: store.PlatformGoogle, PixelID: "G-DEMO9999", Credentials: map[string]string{"api_secret": "x"}})
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestPixelConfirmBrowserConversions: off by default, set on create and by
+// PATCH (other fields untouched), a wrong type is a 400 that writes nothing.
+func TestPixelConfirmBrowserConversions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.mustTenant("confirm")
+	tok := e.token(RoleAdmin, a.ID)
+
+	r := e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"meta","pixel_id":"1234567890","credentials":{"access_token":"EAAB-token-0001"}}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	v := decode[PixelView](t, r)
+	require.False(t, v.ConfirmBrowserConversions, "off by default")
+	require.Contains(t, r.body, `"confirm_browser_conversions":false`)
+
+	r = e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"tiktok","pixel_id":"C4ABCDEFGHIJKLMNOPQR","credentials":{"access_token":"tt-token-0001"},"confirm_browser_conversions":true}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	tv := decode[PixelView](t, r)
+	require.True(t, tv.ConfirmBrowserConversions)
+	stored, err := e.st.GetPixel(context.Background(), a.ID, tv.UUID)
+	require.NoError(t, err)
+	require.True(t, stored.ConfirmBrowserConversions)
+
+	p := e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, `{"confirm_browser_conversions":true}`)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	pv := decode[PixelView](t, p)
+	require.True(t, pv.ConfirmBrowserConversions)
+	require.Equal(t, v.CredentialHints, pv.CredentialHints)
+	p = e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, `{"is_active":false}`)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.True(t, decode[PixelView](t, p).ConfirmBrowserConversions, "a patch without it keeps it")
+
+	before := e.snapshot()
+	for _, bad := range []string{`{"confirm_browser_conversions":"yes"}`, `{"confirm_browser_conversions":1}`} {
+		r := e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, bad)
+		require.Equal(t, http.StatusBadRequest, r.status, r.body)
+		r = e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"meta","pixel_id":"555555","credentials":{"access_token":"t"},`+bad[1:])
+		require.Equal(t, http.StatusBadRequest, r.status, r.body)
+	}
+	require.Equal(t, before, e.snapshot())
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/jaraba/pixelgw/store"
@@ -34,6 +35,22 @@ type DeliveryOut struct {
 	Status   string    `json:"status"`
 	Attempts int       `json:"attempts"`
 	At       time.Time `json:"at"`
+	// Source is the source of the copy the outcome is about ("" for rows
+	// written before migration 003).
+	Source string `json:"source,omitempty"`
+	// Test marks debug mode: the pixel had a test_event_code (absent
+	// otherwise).
+	Test bool `json:"test,omitempty"`
+	// Response is the platform's answer to the request that carried the
+	// event (none for outcomes settled without a request).
+	Response *ResponseOut `json:"response,omitempty"`
+}
+
+// ResponseOut is a platform's answer as stored: the adapters truncate the
+// body and remove secrets from it before it is stored.
+type ResponseOut struct {
+	HTTPStatus int    `json:"http_status"`
+	Body       string `json:"body"`
 }
 
 const (
@@ -55,7 +72,7 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 		return fieldError("platform", "must be one of meta, google, linkedin, tiktok, twitter")
 	}
 	if status != "" && !validOutcome(status) {
-		return fieldError("status", "must be one of delivered, retrying, failed, dead, skipped, merged")
+		return fieldError("status", "must be one of delivered, retrying, failed, dead, skipped, merged, unconfirmed")
 	}
 	if source != "" && !recentSources[source] {
 		return fieldError("source", "must be client, server or both")
@@ -70,13 +87,19 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 			break
 		}
 		e := re.Event
-		if source != "" && e.EventSource != source {
+		src := eventSource(re)
+		if source != "" && src != source {
 			continue
 		}
 		v := eventView(&e)
+		v.Source = src
 		match := pixel == "" && platform == "" && status == ""
 		for _, o := range re.Outcomes {
-			d := DeliveryOut{Pixel: o.PixelUUID, Platform: o.Platform, Status: o.Status, Attempts: o.Attempts, At: o.CreatedAt.UTC()}
+			d := DeliveryOut{Pixel: o.PixelUUID, Platform: o.Platform, Status: o.Status, Attempts: o.Attempts, At: o.CreatedAt.UTC(),
+				Source: o.Source, Test: o.Test}
+			if r, ok := re.Responses[o.ResponseID]; ok && o.ResponseID != "" {
+				d.Response = &ResponseOut{HTTPStatus: r.HTTPStatus, Body: strings.ToValidUTF8(string(r.Body), "\uFFFD")}
+			}
 			v.Deliveries = append(v.Deliveries, d)
 			if (pixel == "" || o.PixelUUID == pixel) && (platform == "" || o.Platform == platform) && (status == "" || o.Status == status) {
 				match = true
@@ -88,6 +111,32 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
 	return nil
+}
+
+// eventSource is the event's source as the view shows it: "both" when the
+// audit row (written once, from the first copy) and the outcomes (each
+// carrying the source of its copy: a merge entry's own, the sent event's
+// after a merge) together name the browser and the back end.
+func eventSource(re store.RecentEvent) string {
+	var client, server bool
+	mark := func(s string) {
+		switch s {
+		case store.SourceClient:
+			client = true
+		case store.SourceServer:
+			server = true
+		case store.SourceBoth:
+			client, server = true, true
+		}
+	}
+	mark(re.Event.EventSource)
+	for _, o := range re.Outcomes {
+		mark(o.Source)
+	}
+	if client && server {
+		return store.SourceBoth
+	}
+	return re.Event.EventSource
 }
 
 // eventView is the debug view of an audited event, personal data masked
@@ -112,7 +161,7 @@ func isPlatform(p string) bool {
 
 func validOutcome(s string) bool {
 	switch s {
-	case "delivered", "retrying", "failed", "dead", "skipped", "merged":
+	case "delivered", "retrying", "failed", "dead", "skipped", "merged", "unconfirmed":
 		return true
 	}
 	return false

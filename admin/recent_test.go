@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +70,72 @@ func TestMaskIP(t *testing.T) {
 	require.Equal(t, "203.0.113.0/24", maskIP("::ffff:203.0.113.77"))
 	require.Equal(t, "", maskIP(""))
 	require.Equal(t, "", maskIP("garbage"))
+}
+
+// TestRecentEventsResponsesAndFlags: each outcome carries the platform's
+// stored answer, the debug-mode mark and its copy's source; an event whose
+// copies came from both sides shows source "both" (derived from the
+// outcomes: the audit row keeps the first copy's source) and filters so.
+func TestRecentEventsResponsesAndFlags(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tn := e.mustTenant("recent-flags")
+	tok := e.token(RoleViewer, tn.ID)
+	now := time.Now().UTC()
+	merged, fake, old := randomUUID(), randomUUID(), randomUUID()
+	px, px2 := randomUUID(), randomUUID()
+	require.NoError(t, e.st.AppendEvents(t.Context(), []store.AuditEvent{
+		{TenantID: tn.ID, EventID: old, EventName: "lead", EventSource: "client", CreatedAt: now.Add(-3 * time.Minute)},
+		{TenantID: tn.ID, EventID: fake, EventName: "purchase", EventSource: "client", CreatedAt: now.Add(-2 * time.Minute)},
+		{TenantID: tn.ID, EventID: merged, EventName: "purchase", EventSource: "client", CreatedAt: now.Add(-time.Minute)},
+	}))
+	resp := store.PlatformResponse{ID: randomUUID(), TenantID: tn.ID, PixelUUID: px, Platform: "meta", HTTPStatus: 200,
+		Body: []byte(`{"events_received":1,"fbtrace_id":"AbC"}`), CreatedAt: now}
+	require.NoError(t, e.st.AppendResponses(t.Context(), []store.PlatformResponse{resp}))
+	require.NoError(t, e.st.AppendOutcomes(t.Context(), []store.DeliveryOutcome{
+		{TenantID: tn.ID, EventID: merged, PixelUUID: px, Platform: "meta", Status: "merged", Source: "server", CreatedAt: now},
+		{TenantID: tn.ID, EventID: merged, PixelUUID: px, Platform: "meta", Status: "delivered", Attempts: 1, Source: "both",
+			Test: true, ResponseID: resp.ID, CreatedAt: now},
+		{TenantID: tn.ID, EventID: fake, PixelUUID: px2, Platform: "meta", Status: "unconfirmed", Source: "client", CreatedAt: now},
+		// A row written before migration 003: no source.
+		{TenantID: tn.ID, EventID: old, PixelUUID: px2, Platform: "meta", Status: "delivered", Attempts: 1, CreatedAt: now},
+	}))
+
+	r := e.do("GET", "/api/v1/tracking/events/recent", tok, "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	got := decode[map[string][]RecentEventView](t, r)["events"]
+	require.Len(t, got, 3)
+	require.Equal(t, merged, got[0].EventID)
+	require.Equal(t, "both", got[0].Source, "derived from the outcomes")
+	require.Len(t, got[0].Deliveries, 2)
+	require.Nil(t, got[0].Deliveries[0].Response, "settled without a request")
+	require.Equal(t, "server", got[0].Deliveries[0].Source)
+	d := got[0].Deliveries[1]
+	require.True(t, d.Test, "debug mode is marked")
+	require.Equal(t, "both", d.Source)
+	require.Equal(t, &ResponseOut{HTTPStatus: 200, Body: `{"events_received":1,"fbtrace_id":"AbC"}`}, d.Response)
+	require.Equal(t, "client", got[1].Source)
+	require.Equal(t, "unconfirmed", got[1].Deliveries[0].Status)
+	require.False(t, got[1].Deliveries[0].Test)
+	require.Equal(t, "client", got[2].Source)
+	require.Empty(t, got[2].Deliveries[0].Source)
+	require.Equal(t, 1, strings.Count(r.body, `"test":true`), "only the debug-mode delivery is marked")
+	require.NotContains(t, r.body, `"test":false`)
+
+	for query, want := range map[string][]string{
+		"?source=both":           {merged},
+		"?source=client":         {fake, old},
+		"?status=unconfirmed":    {fake},
+		"?pixel=" + px:           {merged},
+		"?pixel=" + px2:          {fake, old},
+		"?pixel=" + randomUUID(): {},
+	} {
+		r := e.do("GET", "/api/v1/tracking/events/recent"+query, tok, "")
+		require.Equal(t, http.StatusOK, r.status, query)
+		ids := []string{}
+		for _, v := range decode[map[string][]RecentEventView](t, r)["events"] {
+			ids = append(ids, v.EventID)
+		}
+		require.Equal(t, want, ids, query)
+	}
 }

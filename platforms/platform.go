@@ -33,6 +33,23 @@ type Event struct {
 	// Props are the custom data: JSON values (string, float64, bool,
 	// []any, map[string]any).
 	Props map[string]any
+	// Platforms are the platforms (store names: meta, google, linkedin,
+	// tiktok, twitter) the event is for; nil means every platform. Only the
+	// server-side events API sets it.
+	Platforms []string
+}
+
+// Targets reports whether e is for platform (no list: every platform).
+func (e *Event) Targets(platform string) bool {
+	if len(e.Platforms) == 0 {
+		return true
+	}
+	for _, p := range e.Platforms {
+		if p == platform {
+			return true
+		}
+	}
+	return false
 }
 
 // Consent is the decision the event was accepted under.
@@ -89,8 +106,9 @@ type record struct {
 		LiFatID string `json:"li_fat_id"`
 		TWCLID  string `json:"twclid"`
 	} `json:"ids"`
-	Props map[string]any `json:"props"`
-	User  struct {
+	Props     map[string]any `json:"props"`
+	Platforms []string       `json:"platforms"`
+	User      struct {
 		EM         string `json:"em"`
 		PH         string `json:"ph"`
 		FN         string `json:"fn"`
@@ -122,6 +140,10 @@ func DecodeEvent(payload []byte) (Event, error) {
 	if !ok || r.Tenant == "" || r.ID == "" || r.TS <= 0 {
 		return Event{}, fmt.Errorf("%w: missing or unknown tenant, id, name or ts", ErrBadRecord)
 	}
+	if r.Platforms != nil && len(r.Platforms) == 0 {
+		// Never read "for no platform" as "for every platform".
+		return Event{}, fmt.Errorf("%w: empty platforms list", ErrBadRecord)
+	}
 	name := spec.Name
 	if spec.Custom {
 		name = r.Name
@@ -136,7 +158,7 @@ func DecodeEvent(payload []byte) (Event, error) {
 			TTCLID: r.IDs.TTCLID, TTP: r.IDs.TTP, LiFatID: r.IDs.LiFatID, TWCLID: r.IDs.TWCLID},
 		User: UserData{Email: r.User.EM, Phone: r.User.PH, FirstName: r.User.FN, LastName: r.User.LN, Gender: r.User.GE,
 			DateOfBirth: r.User.DB, City: r.User.CT, State: r.User.ST, Zip: r.User.ZP, Country: r.User.Country, ExternalID: r.User.ExternalID},
-		Props: r.Props,
+		Props: r.Props, Platforms: r.Platforms,
 	}
 	return e, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // RecordVersion is the version of the queued event record EncodeRecord
@@ -32,6 +33,9 @@ type wireRecord struct {
 	IDs     *wireIDs       `json:"ids,omitempty"`
 	Props   map[string]any `json:"props,omitempty"`
 	User    *wireUser      `json:"user,omitempty"`
+	// Platforms targets the event (server-side events API); absent: every
+	// platform (every record written before it existed reads so).
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 type wireConsent struct {
@@ -70,7 +74,9 @@ type wireUser struct {
 
 // EncodeRecord encodes e as the queued event record (v1) that DecodeEvent
 // reads back: the format collect.AppendPayload writes for browser events,
-// with "src" set to e.Source (the server-side events API sets "server").
+// with "src" set to e.Source (the server-side events API sets "server") and
+// "platforms" when e.Platforms targets some platforms (absent: every one; an
+// empty non-nil list is refused, so it never reads back as "every one").
 // The name is canonicalised (Canonical) and the class derived from it, so
 // DecodeEvent(EncodeRecord(e)) equals e up to that, millisecond time
 // precision and UTC. It returns ErrBadRecord when e lacks a tenant, event id,
@@ -87,6 +93,10 @@ func EncodeRecord(e *Event) ([]byte, error) {
 		return nil, fmt.Errorf("%w: missing source", ErrBadRecord)
 	case e.Time.UnixMilli() <= 0:
 		return nil, fmt.Errorf("%w: time must be after the epoch", ErrBadRecord)
+	case e.Platforms != nil && len(e.Platforms) == 0:
+		return nil, fmt.Errorf("%w: empty platforms list (nil means every platform)", ErrBadRecord)
+	case slices.Contains(e.Platforms, ""):
+		return nil, fmt.Errorf("%w: empty platform name", ErrBadRecord)
 	}
 	if err := checkProps(e.Props, 0); err != nil {
 		return nil, err
@@ -97,7 +107,7 @@ func EncodeRecord(e *Event) ([]byte, error) {
 		TS: e.Time.UnixMilli(), URL: e.URL, Ref: e.Referrer, Eng: e.EngagementMS,
 		SID: e.SessionID, Visitor: e.VisitorID, IP: e.ClientIP, UA: e.UserAgent,
 		Consent: wireConsent{A: e.Consent.Analytics, M: e.Consent.Marketing, F: e.Consent.Functional, Policy: e.Consent.Policy, GPC: e.Consent.GPC},
-		Props:   e.Props,
+		Props:   e.Props, Platforms: e.Platforms,
 	}
 	if !e.Received.IsZero() {
 		r.Recv = e.Received.UnixMilli()

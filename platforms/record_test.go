@@ -79,6 +79,8 @@ func TestEncodeRecordErrors(t *testing.T) {
 		"Inf nested prop": func(e *Event) { e.Props = map[string]any{"v": []any{math.Inf(1)}} },
 		"too deep":        func(e *Event) { e.Props = map[string]any{"v": deep} },
 		"unsupported":     func(e *Event) { e.Props = map[string]any{"v": make(chan int)} },
+		"no platforms":    func(e *Event) { e.Platforms = []string{} },
+		"empty platform":  func(e *Event) { e.Platforms = []string{"meta", ""} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -90,6 +92,39 @@ func TestEncodeRecordErrors(t *testing.T) {
 			require.ErrorIs(t, err, ErrBadRecord)
 		})
 	}
+}
+
+// TestRecordPlatforms: the targeting list survives the queue; a record
+// without it (every record the edge writes, every older one) targets every
+// platform; an empty list is refused, never read as "every platform".
+func TestRecordPlatforms(t *testing.T) {
+	t.Parallel()
+	e := Event{TenantID: "t", EventID: "e", Name: "purchase", Source: "server", Time: time.UnixMilli(5),
+		Platforms: []string{"meta", "tiktok"}}
+	b, err := EncodeRecord(&e)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"platforms":["meta","tiktok"]`)
+	got, err := DecodeEvent(b)
+	require.NoError(t, err)
+	require.Equal(t, []string{"meta", "tiktok"}, got.Platforms)
+	require.True(t, got.Targets("meta"))
+	require.True(t, got.Targets("tiktok"))
+	require.False(t, got.Targets("google"))
+	require.False(t, got.Targets("twitter"))
+
+	for _, p := range collectPayloads {
+		old, err := DecodeEvent([]byte(p))
+		require.NoError(t, err)
+		require.Nil(t, old.Platforms)
+		for _, pl := range []string{"meta", "google", "linkedin", "tiktok", "twitter"} {
+			require.True(t, old.Targets(pl), "a record without platforms is for %s too", pl)
+		}
+		b, err := EncodeRecord(&old)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), "platforms")
+	}
+	_, err = DecodeEvent([]byte(`{"v":1,"src":"server","tenant":"t","id":"e","name":"lead","ts":5,"platforms":[]}`))
+	require.ErrorIs(t, err, ErrBadRecord)
 }
 
 func TestEncodeRecordIsJSONObject(t *testing.T) {

@@ -86,7 +86,7 @@ func NewEdge(cfg Config, d Deps) (*Edge, error) {
 		e.now = time.Now
 	}
 	if e.m == nil {
-		e.m = NewMetrics(nil)
+		e.m = NewMetrics(nil, nil)
 	}
 	e.work.New = func() any { return &collectWork{} }
 	return e, nil
@@ -449,6 +449,7 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 	clear(w.entries) // drop references to this request's payloads
 	if err != nil {
 		e.m.rejected(reasonQueue)
+		e.m.unavailable.Add(float64(len(w.entries)))
 		e.log.Warn("cannot enqueue beacon", slog.String("tenant", t.ID), slog.Any("err", err))
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
 		fail(ctx, fasthttp.StatusServiceUnavailable)
@@ -467,6 +468,7 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 		case queue.OverCap:
 			overCap = true
 			e.m.rejected(reasonOverCap)
+			e.m.overCapEvents.Inc()
 		}
 	}
 	if revoked {

@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jaraba/pixelgw/internal/eventmetrics"
+)
 
 // Rejection reasons (label values of pixelgw_edge_rejected_total).
 const (
@@ -15,12 +19,16 @@ const (
 )
 
 // Metrics are the edge's Prometheus metrics. No tenant label: a fleet has
-// thousands of tenants.
+// thousands of tenants. The event counters (received, accepted,
+// deduplicated, consent-blocked, rejected events) are the families of
+// internal/eventmetrics with source="client", shared with the events API.
 type Metrics struct {
 	received         prometheus.Counter
 	accepted         prometheus.Counter
 	deduplicated     prometheus.Counter
 	consentBlocked   prometheus.Counter
+	overCapEvents    prometheus.Counter
+	unavailable      prometheus.Counter // events of beacons refused with 503 (queue)
 	rejectedBy       *prometheus.CounterVec
 	consentDecisions *prometheus.CounterVec
 	loaderServed     prometheus.Counter
@@ -28,19 +36,18 @@ type Metrics struct {
 	queueLag         prometheus.Gauge
 }
 
-// NewMetrics creates the metrics and registers them on reg (nil: not
-// registered, for tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the edge's metrics and registers them on reg (nil: not
+// registered, for tests). events are the shared event families, already
+// registered by their creator (cmd/pixelgw); nil creates them here (and
+// registers them on reg), for an edge on its own.
+func NewMetrics(reg prometheus.Registerer, events *eventmetrics.Metrics) *Metrics {
+	if events == nil {
+		events, _ = eventmetrics.New(reg) // a fresh registry: no name clash
+	}
+	ev := events.For(eventmetrics.SourceClient)
 	m := &Metrics{
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pixelgw_events_received_total", Help: "Events in valid beacons received by the edge.",
-			ConstLabels: prometheus.Labels{"source": "client"}}),
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pixelgw_events_accepted_total", Help: "Events durably queued for delivery."}),
-		deduplicated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pixelgw_events_deduplicated_total", Help: "Events whose event_id was already seen in its dedup window."}),
-		consentBlocked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pixelgw_events_consent_blocked_total", Help: "Events dropped for lack of consent (no valid consent cookie, or revoked)."}),
+		received: ev.Received, accepted: ev.Accepted, deduplicated: ev.Deduplicated, consentBlocked: ev.ConsentBlocked,
+		overCapEvents: ev.Rejected(eventmetrics.ReasonDedupCap), unavailable: ev.Rejected(eventmetrics.ReasonUnavailable),
 		rejectedBy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pixelgw_edge_rejected_total", Help: "Collect and consent requests refused, by reason."}, []string{"reason"}),
 		consentDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.rejectedBy.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.accepted, m.deduplicated, m.consentBlocked, m.rejectedBy, m.consentDecisions, m.loaderServed, m.consentRestored, m.queueLag)
+		reg.MustRegister(m.rejectedBy, m.consentDecisions, m.loaderServed, m.consentRestored, m.queueLag)
 	}
 	return m
 }

@@ -156,6 +156,10 @@ type Pixel struct {
 	Status            string   // health light: green|amber|red|unknown
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+
+	// ConfirmBrowserConversions: deliver a browser-sourced conversion only
+	// when a server copy confirms it within the merge window (migration 003).
+	ConfirmBrowserConversions bool
 }
 
 // PixelPatch changes some fields of a pixel; nil means unchanged.
@@ -171,6 +175,8 @@ type PixelPatch struct {
 	TestEventCode     *string
 	Domains           *[]string
 	Status            *string
+
+	ConfirmBrowserConversions *bool
 }
 
 // TenantPatch changes some fields of a tenant; nil means unchanged.
@@ -234,10 +240,17 @@ type DeliveryOutcome struct {
 	EventID    string
 	PixelUUID  string
 	Platform   string
-	Status     string // delivered|retrying|failed|dead|skipped
+	Status     string // delivered|retrying|failed|dead|skipped|merged|unconfirmed
 	Attempts   int
 	ResponseID string // PlatformResponse.ID of the request that carried it, if any
 	CreatedAt  time.Time
+	// Source is the source of the copy the outcome is about: the sent
+	// event's (both once merged), a merge entry's own for "merged"; "" on
+	// rows written before migration 003.
+	Source string
+	// Test: the pixel had a test_event_code when the outcome was written
+	// (debug mode: the platform's test tools got it).
+	Test bool
 }
 
 // PlatformResponse is the platform's answer to one request, stored once and
@@ -256,6 +269,9 @@ type PlatformResponse struct {
 type RecentEvent struct {
 	Event    AuditEvent
 	Outcomes []DeliveryOutcome
+	// Responses are the platform answers the outcomes reference, by
+	// PlatformResponse.ID.
+	Responses map[string]PlatformResponse
 }
 
 // ConsentRecord is one consent decision (consent_record). Append-only: a

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jaraba/pixelgw/admin"
 	"github.com/jaraba/pixelgw/configs"
+	"github.com/jaraba/pixelgw/internal/eventmetrics"
 	"github.com/jaraba/pixelgw/internal/ops"
 	"github.com/jaraba/pixelgw/platforms/verify"
 	"github.com/jaraba/pixelgw/proxy"
@@ -75,6 +76,12 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 
+	// One set of event counters for the edge and the events API.
+	events, err := eventmetrics.New(registry)
+	if err != nil {
+		return fmt.Errorf("cannot register event metrics: %w", err)
+	}
+
 	q, qcomps, qclose, err := openQueue(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -97,7 +104,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	api, err := admin.New(cfg.API, admin.Deps{
 		Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")),
 		Decisions: q, DeadLetters: q, Admitter: q, Verifier: verify.New(dests, nil), Live: hub,
-		QueueEraser: q, Registerer: registry,
+		QueueEraser: q, Registerer: registry, Events: events,
 	})
 	if err != nil {
 		return err
@@ -105,7 +112,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	apiSrv := admin.NewServer(cfg.API, api, log.With(slog.String("component", "api")))
 	edgeLog := log.With(slog.String("component", "edge"))
 	handler, err := proxy.NewEdge(cfg.Edge, proxy.Deps{
-		Registry: reg, Queue: q, Consents: st, Logger: edgeLog, Metrics: proxy.NewMetrics(registry),
+		Registry: reg, Queue: q, Consents: st, Logger: edgeLog, Metrics: proxy.NewMetrics(registry, events),
 	})
 	if err != nil {
 		return err

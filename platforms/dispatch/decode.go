@@ -134,6 +134,18 @@ func (d *eventDecoder) decode(payload []byte) (platforms.Event, error) {
 					u.ExternalID = r.str(k, v)
 				}
 			})
+		case "platforms":
+			switch v.Type() {
+			case fastjson.TypeNull:
+			case fastjson.TypeArray:
+				arr, _ := v.Array()
+				e.Platforms = make([]string, 0, len(arr))
+				for _, p := range arr {
+					e.Platforms = append(e.Platforms, r.str(key, p))
+				}
+			default:
+				r.fail(key, "an array")
+			}
 		case "props":
 			if v.Type() == fastjson.TypeNull {
 				return
@@ -154,6 +166,10 @@ func (d *eventDecoder) decode(payload []byte) (platforms.Event, error) {
 	spec, ok := platforms.Canonical(name)
 	if !ok || e.TenantID == "" || e.EventID == "" || ts <= 0 {
 		return platforms.Event{}, fmt.Errorf("%w: missing or unknown tenant, id, name or ts", platforms.ErrBadRecord)
+	}
+	if e.Platforms != nil && len(e.Platforms) == 0 {
+		// Never read "for no platform" as "for every platform".
+		return platforms.Event{}, fmt.Errorf("%w: empty platforms list", platforms.ErrBadRecord)
 	}
 	e.Name, e.Class = spec.Name, spec.Class
 	if spec.Custom {

@@ -96,6 +96,9 @@ func TestDecoderRejects(t *testing.T) {
 		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"consent":{"m":"yes"}}`,
 		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"ids":[]}`,
 		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"props":"x"}`,
+		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"platforms":[]}`,
+		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"platforms":"meta"}`,
+		`{"v":1,"tenant":"t","id":"i","name":"lead","ts":1,"platforms":[1]}`,
 	} {
 		_, err := d.decode([]byte(bad))
 		require.ErrorIs(t, err, platforms.ErrBadRecord, "%s", bad)

@@ -42,6 +42,29 @@
 // most Config.MergeMaxWaiting conversions wait (all platforms together);
 // beyond that they are sent at once and counted. Stop sends what waits.
 //
+// Targeting: an event of the server-side events API may name the platforms
+// it is for (platforms.Event.Platforms; none = every platform). A platform's
+// loop records "skipped" for each pixel of an event not for it. When copies
+// merge, a copy's data reaches only the platforms it targets: in each
+// platform's loop a copy for that platform is folded into a waiting copy
+// for it, a copy not for it is only recorded "merged", and a copy for it
+// replaces a waiting copy that is not. So a platform receives the event when
+// at least one copy targets it, with the union of the copies that do.
+//
+// Confirmation (store.Pixel.ConfirmBrowserConversions, off by default): a
+// conversion that only the browser sent is recorded "unconfirmed" for such a
+// pixel instead of being sent; it is sent when a server copy (whatever it
+// targets) was read within the merge window. Without a window (MergeWindow
+// 0, a reclaimed entry, a full window) nothing can confirm a browser
+// conversion, so it stays unconfirmed for those pixels; a server copy read
+// after the window does not release it (it is recorded "merged").
+//
+// Every outcome carries the source of the copy it is about (store
+// DeliveryOutcome.Source: the sent event's, "both" once merged; a merge
+// entry's own for "merged") — the audit row is written once, from the first
+// copy, so the recent view derives event_source "both" from the outcomes —
+// and Test when its pixel has a test_event_code (debug mode).
+//
 // Reclaim: every Config.ReclaimInterval (and at start) each group — the
 // platforms' and the audit's — claims the entries any consumer has left
 // pending for Config.ClaimMinIdle (a process that died) and handles them
@@ -126,6 +149,9 @@ const (
 	StatusDead      = "dead"
 	StatusSkipped   = "skipped"
 	StatusMerged    = "merged"
+	// StatusUnconfirmed: a browser conversion not sent to a pixel with
+	// ConfirmBrowserConversions, for want of a server copy in the window.
+	StatusUnconfirmed = "unconfirmed"
 )
 
 // AuditGroup is the consumer group that writes the accepted-event rows.

@@ -56,8 +56,9 @@ type loop struct {
 type msgState struct {
 	msg queue.Message
 	// merges are the merge messages folded into this one (fixed before
-	// its first send), acknowledged with it.
+	// its first send), acknowledged with it; msrc are their sources.
 	merges    []queue.Message
+	msrc      []string
 	remaining atomic.Int32
 	// letter is set once the message is dead-lettered for this group.
 	letter atomic.Bool
@@ -86,6 +87,12 @@ type waiter struct {
 	ms    *msgState
 	ev    *platforms.Event
 	until time.Time
+	// targeted: ev is for this platform (Event.Targets); a copy that is not
+	// is replaced by the first later copy that is.
+	targeted bool
+	// confirmed: a server copy of the conversion has been seen (it confirms
+	// the browser's for pixels with ConfirmBrowserConversions).
+	confirmed bool
 }
 
 // deadLetter is a DeadLetter call the recorder makes before the ack.
@@ -215,12 +222,22 @@ func (l *loop) unhold(ids []string) {
 	}
 }
 
-func (l *loop) outcome(tenant, eventID, pixel, status string, attempts int, respID string, at time.Time) store.DeliveryOutcome {
-	return store.DeliveryOutcome{
-		TenantID: tenant, EventID: eventID, PixelUUID: pixel, Platform: l.platform,
+// outcome is the row of one event for pixel p (nil: none) in status; source
+// is the copy's (store.Source*), Test whether p has a test_event_code.
+func (l *loop) outcome(tenant, eventID string, p *platforms.Pixel, status, source string, attempts int, respID string, at time.Time) store.DeliveryOutcome {
+	o := store.DeliveryOutcome{
+		TenantID: tenant, EventID: eventID, Platform: l.platform, Source: sourceOf(source),
 		Status: status, Attempts: attempts, ResponseID: respID, CreatedAt: at,
 	}
+	if p != nil {
+		o.PixelUUID, o.Test = p.UUID, p.TestEventCode != ""
+	}
+	return o
 }
+
+// sourceOf is the stored source of a copy ("" is the browser's: records
+// written before the field existed).
+func sourceOf(source string) string { return side(source) }
 
 // letter queues the message's dead letter for this group, once. A message
 // with merges folded in is stored with the merged event as its payload, so
@@ -266,7 +283,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 		}
 		if err != nil {
 			l.e.log.Warn("undeliverable queue entry", "group", l.group, "id", m.ID, "tenant", m.TenantID, "err", err)
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, "", StatusFailed, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, nil, StatusFailed, "", 0, "", now))
 			l.letter(settled, &msgState{msg: m}, "undecodable queue entry")
 			settled.acks = append(settled.acks, m.ID)
 			continue
@@ -275,7 +292,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 		if !reclaimed && ev.Class == platforms.ClassConversion && l.e.cfg.MergeWindow > 0 && l.wait(ms, &ev) {
 			continue
 		}
-		l.route(workCtx, ms, &ev, snap, now)
+		l.route(workCtx, ms, &ev, snap, now, ev.Targets(l.platform), !isBrowser(ev.Source))
 	}
 	l.emitSettled(workCtx)
 	return taken
@@ -294,7 +311,8 @@ func (l *loop) wait(ms *msgState, ev *platforms.Event) bool {
 		return false
 	}
 	l.e.metrics.waiting.Inc()
-	w := &waiter{key: key, ms: ms, ev: ev, until: time.Now().Add(l.e.cfg.MergeWindow)}
+	w := &waiter{key: key, ms: ms, ev: ev, until: time.Now().Add(l.e.cfg.MergeWindow),
+		targeted: ev.Targets(l.platform), confirmed: !isBrowser(ev.Source)}
 	l.waiting[key] = w
 	l.waitQ = append(l.waitQ, w)
 	return true
@@ -303,19 +321,40 @@ func (l *loop) wait(ms *msgState, ev *platforms.Event) bool {
 // merge folds a merge entry into its waiting conversion (acknowledged with
 // it); when none waits — already sent, or read by another consumer — the
 // entry is only recorded ("merged") and acknowledged.
+//
+// Targeting (Event.Platforms): a copy's data reaches only the platforms it
+// targets. A copy for this platform is folded into a waiting copy for it
+// (mergeInto); a copy not for this platform is only recorded; a copy for
+// this platform replaces a waiting copy that is not (which was not going to
+// be sent here). Any server copy confirms the conversion, whatever it
+// targets.
 func (l *loop) merge(m queue.Message, snap *snapshot, now time.Time) {
+	cp, err := l.dec.decode(m.Payload)
+	if err == nil && (cp.TenantID != m.TenantID || cp.EventID != m.EventID) {
+		err = errors.New("payload tenant or event id differs from the queue entry's")
+	}
+	src := ""
+	if err == nil {
+		src = cp.Source
+	}
 	if w, ok := l.waiting[waitKey{m.TenantID, m.EventID, m.EventName}]; ok {
-		cp, err := l.dec.decode(m.Payload)
-		if err == nil && cp.TenantID == m.TenantID && cp.EventID == m.EventID {
-			mergeInto(w.ev, &cp)
-		} else {
+		switch {
+		case err != nil:
 			l.e.log.Warn("merge entry not folded: undecodable", "group", l.group, "id", m.ID, "tenant", m.TenantID)
+		case !w.targeted && cp.Targets(l.platform):
+			w.ev, w.targeted = &cp, true
+		case w.targeted && cp.Targets(l.platform):
+			mergeInto(w.ev, &cp)
+		}
+		if err == nil && !isBrowser(cp.Source) {
+			w.confirmed = true
 		}
 		w.ms.merges = append(w.ms.merges, m)
+		w.ms.msrc = append(w.ms.msrc, src)
 		return
 	}
 	for _, p := range snap.lookup(l.platform, m.TenantID) {
-		l.settled.outs = append(l.settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
+		l.settled.outs = append(l.settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusMerged, src, 0, "", now))
 	}
 	l.settled.acks = append(l.settled.acks, m.ID)
 }
@@ -337,7 +376,7 @@ func (l *loop) release(workCtx context.Context, force bool) {
 		if snap == nil {
 			snap, at = l.e.pixels.Load(), l.e.now()
 		}
-		l.route(workCtx, w.ms, w.ev, snap, at)
+		l.route(workCtx, w.ms, w.ev, snap, at, w.targeted, w.confirmed)
 	}
 	if n == 0 {
 		return
@@ -351,29 +390,41 @@ func (l *loop) release(workCtx context.Context, force bool) {
 
 // route checks the event for each of its tenant's pixels of the platform
 // and adds it to their batches; what is settled without a request (merge
-// entries folded in, skipped, refused by Check) goes to l.settled.
-func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event, snap *snapshot, now time.Time) {
+// entries folded in, skipped, unconfirmed, refused by Check) goes to
+// l.settled. targeted: the event is for this platform (else every pixel
+// records "skipped"); confirmed: a server copy was seen (else a browser
+// conversion records "unconfirmed" for the pixels that require one).
+func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event, snap *snapshot, now time.Time, targeted, confirmed bool) {
 	settled := &l.settled
 	m := &ms.msg
 	pixels := snap.lookup(l.platform, m.TenantID)
 	if len(ms.merges) > 0 {
 		ms.merged = ev
 	}
-	for range ms.merges {
+	for i := range ms.merges {
 		for _, p := range pixels {
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusMerged, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusMerged, ms.msrc[i], 0, "", now))
 		}
 	}
+	needsConfirm := ev.Class == platforms.ClassConversion && !confirmed
 	var ok []*platforms.Pixel
 	for _, p := range pixels {
+		if !targeted {
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusSkipped, ev.Source, 0, "", now))
+			continue
+		}
+		if needsConfirm && snap.confirms(p.UUID) {
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusUnconfirmed, ev.Source, 0, "", now))
+			continue
+		}
 		switch err := l.dest.Check(p, ev, now); {
 		case err == nil:
 			ok = append(ok, p)
 		case errors.Is(err, platforms.ErrSkip):
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusSkipped, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusSkipped, ev.Source, 0, "", now))
 		default:
 			l.e.log.Debug("event refused for pixel", "platform", l.platform, "pixel", p.UUID, "err", err)
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p.UUID, StatusFailed, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusFailed, ev.Source, 0, "", now))
 			l.letter(settled, ms, "failed: invalid for pixel "+p.UUID)
 		}
 	}
@@ -558,7 +609,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 					again = append(again, it)
 				}
 			}
-			rec.outs = append(rec.outs, l.outcome(b.pixel.TenantID, it.ev.EventID, b.pixel.UUID, status, attempt, respID, now))
+			rec.outs = append(rec.outs, l.outcome(b.pixel.TenantID, it.ev.EventID, b.pixel, status, it.ev.Source, attempt, respID, now))
 		}
 		if nFailed > 0 || nDead > 0 {
 			l.e.log.Warn("events not delivered", "platform", l.platform, "pixel", b.pixel.UUID,

@@ -22,6 +22,14 @@ const pixelRed = "red"
 type snapshot struct {
 	byPlatform map[string]map[string][]*platforms.Pixel
 	red        map[string]bool // UUIDs of the pixels whose stored status is red
+	// confirm are the UUIDs of the pixels with ConfirmBrowserConversions.
+	confirm map[string]bool
+}
+
+// confirms reports whether the pixel delivers browser conversions only
+// once a server copy confirms them.
+func (s *snapshot) confirms(uuid string) bool {
+	return s != nil && s.confirm[uuid]
 }
 
 // isRed reports whether the pixel's stored status was red at the refresh.
@@ -51,7 +59,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: cannot load pixels: %w", err)
 	}
-	next := &snapshot{byPlatform: map[string]map[string][]*platforms.Pixel{}, red: map[string]bool{}}
+	next := &snapshot{byPlatform: map[string]map[string][]*platforms.Pixel{}, red: map[string]bool{}, confirm: map[string]bool{}}
 	cache := make(map[string]cachedPixel, len(rows))
 	for i := range rows {
 		r := &rows[i]
@@ -72,6 +80,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 		cache[r.UUID] = c
 		if r.Status == pixelRed {
 			next.red[r.UUID] = true
+		}
+		if r.ConfirmBrowserConversions {
+			next.confirm[r.UUID] = true
 		}
 		byTenant := next.byPlatform[r.Platform]
 		if byTenant == nil {

@@ -71,7 +71,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 }
 
 var outcomeCopyColumns = []string{
-	"tenant_id", "event_id", "pixel_uuid", "platform", "status", "attempts", "response_id", "created_at",
+	"tenant_id", "event_id", "pixel_uuid", "platform", "status", "attempts", "response_id", "created_at", "source", "test",
 }
 
 // AppendOutcomes writes the batch with one COPY.
@@ -96,7 +96,7 @@ func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome
 		if !o.CreatedAt.IsZero() {
 			at = o.CreatedAt.UTC()
 		}
-		rows[i] = []any{tid, o.EventID, o.PixelUUID, o.Platform, o.Status, int32(o.Attempts), rid, at}
+		rows[i] = []any{tid, o.EventID, o.PixelUUID, o.Platform, o.Status, int32(o.Attempts), rid, at, o.Source, o.Test}
 	}
 	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"delivery_outcome"}, outcomeCopyColumns, pgx.CopyFromRows(rows)); err != nil {
 		return wrap("append outcomes", err)
@@ -161,7 +161,7 @@ func scanEvent(row pgx.Row) (store.AuditEvent, error) {
 	return e, nil
 }
 
-const outcomeColumns = `tenant_id, event_id, pixel_uuid, platform, status, attempts, response_id, created_at`
+const outcomeColumns = `tenant_id, event_id, pixel_uuid, platform, status, attempts, response_id, created_at, source, test`
 
 func scanOutcome(row pgx.Row) (store.DeliveryOutcome, error) {
 	var (
@@ -169,7 +169,7 @@ func scanOutcome(row pgx.Row) (store.DeliveryOutcome, error) {
 		tid, rid pgtype.UUID
 		attempts int32
 	)
-	if err := row.Scan(&tid, &o.EventID, &o.PixelUUID, &o.Platform, &o.Status, &attempts, &rid, &o.CreatedAt); err != nil {
+	if err := row.Scan(&tid, &o.EventID, &o.PixelUUID, &o.Platform, &o.Status, &attempts, &rid, &o.CreatedAt, &o.Source, &o.Test); err != nil {
 		return store.DeliveryOutcome{}, err
 	}
 	o.TenantID, o.ResponseID, o.Attempts = uuidString(tid), uuidString(rid), int(attempts)
@@ -178,7 +178,8 @@ func scanOutcome(row pgx.Row) (store.DeliveryOutcome, error) {
 }
 
 // RecentEvents returns the tenant's newest events with their outcomes
-// (oldest first), in two queries.
+// (oldest first) and the platform answers those reference, in three
+// queries.
 func (s *Store) RecentEvents(ctx context.Context, tenantID string, limit int) ([]store.RecentEvent, error) {
 	tid, ok := parseID(tenantID)
 	if !ok || limit <= 0 {
@@ -217,9 +218,55 @@ func (s *Store) RecentEvents(ctx context.Context, tenantID string, limit int) ([
 	if err != nil {
 		return nil, wrap("list outcomes", err)
 	}
+	var respIDs []pgtype.UUID
+	seen := map[string]bool{}
 	for _, o := range outs {
 		for _, i := range index[o.EventID] {
 			out[i].Outcomes = append(out[i].Outcomes, o)
+		}
+		if o.ResponseID != "" && !seen[o.ResponseID] {
+			seen[o.ResponseID] = true
+			if id, ok := parseID(o.ResponseID); ok {
+				respIDs = append(respIDs, id)
+			}
+		}
+	}
+	if len(respIDs) == 0 {
+		return out, nil
+	}
+	rows, err = s.pool.Query(ctx,
+		`SELECT id, tenant_id, pixel_uuid, platform, http_status, body, created_at FROM platform_response
+		WHERE tenant_id = $1 AND id = ANY($2)`, tid, respIDs)
+	if err != nil {
+		return nil, wrap("list platform responses", err)
+	}
+	resps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PlatformResponse, error) {
+		var (
+			p        store.PlatformResponse
+			id, rtid pgtype.UUID
+			status   int32
+		)
+		if err := r.Scan(&id, &rtid, &p.PixelUUID, &p.Platform, &status, &p.Body, &p.CreatedAt); err != nil {
+			return p, err
+		}
+		p.ID, p.TenantID, p.HTTPStatus, p.CreatedAt = uuidString(id), uuidString(rtid), int(status), p.CreatedAt.UTC()
+		return p, nil
+	})
+	if err != nil {
+		return nil, wrap("list platform responses", err)
+	}
+	byID := make(map[string]store.PlatformResponse, len(resps))
+	for _, r := range resps {
+		byID[r.ID] = r
+	}
+	for i := range out {
+		for _, o := range out[i].Outcomes {
+			if r, ok := byID[o.ResponseID]; ok {
+				if out[i].Responses == nil {
+					out[i].Responses = map[string]store.PlatformResponse{}
+				}
+				out[i].Responses[o.ResponseID] = r
+			}
 		}
 	}
 	return out, nil

@@ -16,7 +16,7 @@ import (
 
 const pixelColumns = `id, uuid, tenant_id, platform, pixel_id, credentials_key_id, credentials,
 	credential_hints, extras, event_map, is_active, server_side_enabled, client_side_enabled,
-	test_event_code, domains, status, created_at, updated_at`
+	test_event_code, domains, status, created_at, updated_at, confirm_browser_conversions`
 
 func scanPixel(row pgx.Row) (store.Pixel, error) {
 	var (
@@ -26,7 +26,7 @@ func scanPixel(row pgx.Row) (store.Pixel, error) {
 	)
 	err := row.Scan(&p.ID, &pid, &tid, &p.Platform, &p.PixelID, &p.Credentials.KeyID, &p.Credentials.Ciphertext,
 		&hints, &extras, &evmap, &p.IsActive, &p.ServerSideEnabled, &p.ClientSideEnabled,
-		&p.TestEventCode, &p.Domains, &p.Status, &p.CreatedAt, &p.UpdatedAt)
+		&p.TestEventCode, &p.Domains, &p.Status, &p.CreatedAt, &p.UpdatedAt, &p.ConfirmBrowserConversions)
 	if err != nil {
 		return store.Pixel{}, err
 	}
@@ -101,12 +101,13 @@ func (s *Store) CreatePixel(ctx context.Context, p store.Pixel) (store.Pixel, er
 	out, err := scanPixel(s.pool.QueryRow(ctx,
 		`INSERT INTO tracking_pixel (uuid, tenant_id, platform, pixel_id, credentials_key_id, credentials,
 			credential_hints, extras, event_map, is_active, server_side_enabled, client_side_enabled,
-			test_event_code, domains, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			test_event_code, domains, status, created_at, updated_at, confirm_browser_conversions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+pixelColumns,
 		pid, tid, p.Platform, p.PixelID, p.Credentials.KeyID, nullBytes(p.Credentials.Ciphertext),
 		hints, extras, evmap, p.IsActive, p.ServerSideEnabled, p.ClientSideEnabled,
-		p.TestEventCode, nullSlice(p.Domains), p.Status, s.timestamp(p.CreatedAt), s.timestamp(s.now())))
+		p.TestEventCode, nullSlice(p.Domains), p.Status, s.timestamp(p.CreatedAt), s.timestamp(s.now()),
+		p.ConfirmBrowserConversions))
 	if err != nil {
 		return store.Pixel{}, wrap("create pixel", err)
 	}
@@ -195,7 +196,8 @@ func (s *Store) UpdatePixel(ctx context.Context, tenantID, pixelUUID string, p s
 			test_event_code = coalesce($16, test_event_code),
 			domains = CASE WHEN $17::boolean THEN $18::text[] ELSE domains END,
 			status = coalesce($19, status),
-			updated_at = $20
+			updated_at = $20,
+			confirm_browser_conversions = coalesce($21, confirm_browser_conversions)
 		WHERE tenant_id = $1 AND uuid = $2
 		RETURNING `+pixelColumns,
 		tid, pid, p.PixelID,
@@ -205,7 +207,7 @@ func (s *Store) UpdatePixel(ctx context.Context, tenantID, pixelUUID string, p s
 		p.EventMap != nil, maps[2],
 		p.IsActive, p.ServerSideEnabled, p.ClientSideEnabled, p.TestEventCode,
 		p.Domains != nil, domains,
-		p.Status, s.timestamp(s.now())))
+		p.Status, s.timestamp(s.now()), p.ConfirmBrowserConversions))
 	if err != nil {
 		return store.Pixel{}, wrap("update pixel", err)
 	}

@@ -62,12 +62,13 @@ func (s *Store) AppendEvents(ctx context.Context, evs []store.AuditEvent) error 
 func (s *Store) AppendOutcomes(ctx context.Context, outs []store.DeliveryOutcome) error {
 	now := s.stamp(time.Time{})
 	err := appendBatch(ctx, s, `INSERT INTO delivery_outcome (tenant_id, event_id, pixel_uuid, platform, status,
-		attempts, response_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, outs, func(o store.DeliveryOutcome) []any {
+		attempts, response_id, created_at, source, test) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, outs, func(o store.DeliveryOutcome) []any {
 		at := now
 		if !o.CreatedAt.IsZero() {
 			at = s.stamp(o.CreatedAt)
 		}
-		return []any{o.TenantID, o.EventID, o.PixelUUID, o.Platform, o.Status, o.Attempts, o.ResponseID, toMicros(at)}
+		return []any{o.TenantID, o.EventID, o.PixelUUID, o.Platform, o.Status, o.Attempts, o.ResponseID, toMicros(at),
+			o.Source, boolInt(o.Test)}
 	})
 	if err != nil {
 		return fmt.Errorf("cannot append %d outcomes: %w", len(outs), err)
@@ -94,7 +95,7 @@ func (s *Store) AppendResponses(ctx context.Context, rs []store.PlatformResponse
 }
 
 // RecentEvents returns the tenant's newest events, newest first, each with
-// its outcomes oldest first.
+// its outcomes oldest first and the platform answers those reference.
 func (s *Store) RecentEvents(ctx context.Context, tenantID string, limit int) ([]store.RecentEvent, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -154,7 +155,7 @@ func (s *Store) recentEvents(ctx context.Context, tenantID string, limit int) ([
 		return nil, err
 	}
 	orows, err := s.r.QueryContext(ctx, `SELECT tenant_id, event_id, pixel_uuid, platform, status, attempts,
-		response_id, created_at FROM delivery_outcome
+		response_id, created_at, source, test FROM delivery_outcome
 		WHERE tenant_id = ? AND event_id IN (SELECT value FROM json_each(?))
 		ORDER BY created_at, seq`, tenantID, idsJSON)
 	if err != nil {
@@ -165,17 +166,75 @@ func (s *Store) recentEvents(ctx context.Context, tenantID string, limit int) ([
 		var (
 			o       store.DeliveryOutcome
 			created int64
+			test    int
 		)
 		if err := orows.Scan(&o.TenantID, &o.EventID, &o.PixelUUID, &o.Platform, &o.Status, &o.Attempts,
-			&o.ResponseID, &created); err != nil {
+			&o.ResponseID, &created, &o.Source, &test); err != nil {
 			return nil, err
 		}
-		o.CreatedAt = fromMicros(created)
+		o.CreatedAt, o.Test = fromMicros(created), test != 0
 		for _, i := range index[o.EventID] {
 			out[i].Outcomes = append(out[i].Outcomes, o)
 		}
 	}
-	return out, orows.Err()
+	if err := orows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.attachResponses(ctx, tenantID, out)
+}
+
+// attachResponses loads the platform answers the outcomes of out reference
+// (one query) into each event's Responses.
+func (s *Store) attachResponses(ctx context.Context, tenantID string, out []store.RecentEvent) error {
+	var ids []string
+	seen := map[string]bool{}
+	for i := range out {
+		for _, o := range out[i].Outcomes {
+			if o.ResponseID != "" && !seen[o.ResponseID] {
+				seen[o.ResponseID] = true
+				ids = append(ids, o.ResponseID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	idsJSON, err := toJSON(ids)
+	if err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant_id, pixel_uuid, platform, http_status, body, created_at
+		FROM platform_response WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`, tenantID, idsJSON)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byID := map[string]store.PlatformResponse{}
+	for rows.Next() {
+		var (
+			r       store.PlatformResponse
+			created int64
+		)
+		if err := rows.Scan(&r.ID, &r.TenantID, &r.PixelUUID, &r.Platform, &r.HTTPStatus, &r.Body, &created); err != nil {
+			return err
+		}
+		r.CreatedAt = fromMicros(created)
+		byID[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range out {
+		for _, o := range out[i].Outcomes {
+			if r, ok := byID[o.ResponseID]; ok {
+				if out[i].Responses == nil {
+					out[i].Responses = map[string]store.PlatformResponse{}
+				}
+				out[i].Responses[o.ResponseID] = r
+			}
+		}
+	}
+	return nil
 }
 
 // PurgeClientIPs blanks the client IP of events created before t, in chunks,

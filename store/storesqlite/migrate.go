@@ -48,9 +48,12 @@ func migrations() ([]migration, error) {
 		out = append(out, migration{version: v, name: name, up: string(body)})
 	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("cannot order migrations: want version %d, found %d", i+1, m.version)
+	// Numbers must be unique; a gap is allowed (parallel branches take
+	// numbers ahead of each other), and Migrate and CheckSchema look at
+	// each version, not at the highest one only.
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("cannot order migrations: two migrations numbered %03d", out[i].version)
 		}
 	}
 	return out, nil
@@ -108,7 +111,9 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int, err err
 	if err != nil {
 		return 0, 0, err
 	}
-	latest = len(all)
+	if len(all) > 0 {
+		latest = all[len(all)-1].version
+	}
 	var exists int
 	err = s.r.QueryRowContext(ctx,
 		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&exists)
@@ -138,5 +143,33 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	case applied > latest:
 		return fmt.Errorf("sqlite schema at version %d is newer than this binary (%d): upgrade pixelgw", applied, latest)
 	}
+	missing, err := s.missingMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if missing > 0 {
+		return fmt.Errorf("sqlite schema lacks %d migrations below version %d: %w", missing, applied, store.ErrSchemaOutdated)
+	}
 	return nil
+}
+
+// missingMigrations counts the known migrations not applied (a version
+// below the highest applied one can be missing after a merge of branches).
+func (s *Store) missingMigrations(ctx context.Context) (int, error) {
+	all, err := migrations()
+	if err != nil {
+		return 0, err
+	}
+	missing := 0
+	for _, m := range all {
+		var n int
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("cannot read schema version: %w", err)
+		}
+		if n == 0 {
+			missing++
+		}
+	}
+	return missing, nil
 }

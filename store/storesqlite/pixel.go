@@ -10,7 +10,7 @@ import (
 
 const pixelColumns = `id, uuid, tenant_id, platform, pixel_id, credentials_key_id, credentials,
 	credential_hints, extras, event_map, is_active, server_side_enabled, client_side_enabled,
-	test_event_code, domains, status, created_at, updated_at`
+	test_event_code, domains, status, created_at, updated_at, confirm_browser_conversions`
 
 func scanPixel(row interface{ Scan(...any) error }) (store.Pixel, error) {
 	var (
@@ -20,11 +20,12 @@ func scanPixel(row interface{ Scan(...any) error }) (store.Pixel, error) {
 		hints, extras, eventMap string
 		domains                 string
 		active, server, client  int
+		confirm                 int
 		createdAt, updatedAt    int64
 	)
 	err := row.Scan(&p.ID, &p.UUID, &p.TenantID, &p.Platform, &p.PixelID, &credKeyID, &cred,
 		&hints, &extras, &eventMap, &active, &server, &client,
-		&p.TestEventCode, &domains, &p.Status, &createdAt, &updatedAt)
+		&p.TestEventCode, &domains, &p.Status, &createdAt, &updatedAt, &confirm)
 	if err != nil {
 		return store.Pixel{}, mapErr(err)
 	}
@@ -38,6 +39,7 @@ func scanPixel(row interface{ Scan(...any) error }) (store.Pixel, error) {
 		}
 	}
 	p.IsActive, p.ServerSideEnabled, p.ClientSideEnabled = active != 0, server != 0, client != 0
+	p.ConfirmBrowserConversions = confirm != 0
 	p.CreatedAt, p.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
 	return p, nil
 }
@@ -55,7 +57,7 @@ func pixelArgs(p store.Pixel) ([]any, error) {
 	credKeyID, cred := sealedArgs(p.Credentials)
 	return []any{p.UUID, p.TenantID, p.Platform, p.PixelID, credKeyID, cred,
 		js[0], js[1], js[2], boolInt(p.IsActive), boolInt(p.ServerSideEnabled), boolInt(p.ClientSideEnabled),
-		p.TestEventCode, js[3], p.Status, toMicros(p.CreatedAt), toMicros(p.UpdatedAt)}, nil
+		p.TestEventCode, js[3], p.Status, toMicros(p.CreatedAt), toMicros(p.UpdatedAt), boolInt(p.ConfirmBrowserConversions)}, nil
 }
 
 // CreatePixel stores p and assigns p.ID; ErrConflict on a duplicate UUID or
@@ -70,8 +72,9 @@ func (s *Store) CreatePixel(ctx context.Context, p store.Pixel) (store.Pixel, er
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO tracking_pixel (uuid, tenant_id, platform, pixel_id,
 			credentials_key_id, credentials, credential_hints, extras, event_map, is_active,
-			server_side_enabled, client_side_enabled, test_event_code, domains, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&p.ID)
+			server_side_enabled, client_side_enabled, test_event_code, domains, status, created_at, updated_at,
+			confirm_browser_conversions)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&p.ID)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -162,6 +165,9 @@ func applyPixelPatch(p *store.Pixel, u store.PixelPatch) {
 	if u.Status != nil {
 		p.Status = *u.Status
 	}
+	if u.ConfirmBrowserConversions != nil {
+		p.ConfirmBrowserConversions = *u.ConfirmBrowserConversions
+	}
 }
 
 // UpdatePixel applies u to one of the tenant's pixels; nil fields stay
@@ -184,7 +190,7 @@ func (s *Store) UpdatePixel(ctx context.Context, tenantID, uuid string, u store.
 		_, err = tx.ExecContext(ctx, `UPDATE tracking_pixel SET uuid = ?, tenant_id = ?, platform = ?, pixel_id = ?,
 			credentials_key_id = ?, credentials = ?, credential_hints = ?, extras = ?, event_map = ?, is_active = ?,
 			server_side_enabled = ?, client_side_enabled = ?, test_event_code = ?, domains = ?, status = ?,
-			created_at = ?, updated_at = ?
+			created_at = ?, updated_at = ?, confirm_browser_conversions = ?
 			WHERE id = ?`, append(args, p.ID)...)
 		if err != nil {
 			return mapErr(err)

@@ -74,8 +74,8 @@ func exerciseAudit(t *testing.T, open func(t *testing.T) Store) {
 			}
 			require.NoError(t, s.AppendResponses(ctx(t), []store.PlatformResponse{resp}))
 			outs := []store.DeliveryOutcome{
-				{TenantID: a.ID, EventID: ev1.EventID, PixelUUID: resp.PixelUUID, Platform: store.PlatformMeta, Status: "retrying", Attempts: 1, CreatedAt: now.Add(-50 * time.Second)},
-				{TenantID: a.ID, EventID: ev1.EventID, PixelUUID: resp.PixelUUID, Platform: store.PlatformMeta, Status: "delivered", Attempts: 2, ResponseID: resp.ID, CreatedAt: now.Add(-40 * time.Second)},
+				{TenantID: a.ID, EventID: ev1.EventID, PixelUUID: resp.PixelUUID, Platform: store.PlatformMeta, Status: "retrying", Attempts: 1, CreatedAt: now.Add(-50 * time.Second), Source: store.SourceServer},
+				{TenantID: a.ID, EventID: ev1.EventID, PixelUUID: resp.PixelUUID, Platform: store.PlatformMeta, Status: "delivered", Attempts: 2, ResponseID: resp.ID, CreatedAt: now.Add(-40 * time.Second), Source: store.SourceBoth, Test: true},
 				{TenantID: a.ID, EventID: ev1.EventID, PixelUUID: uuid.NewString(), Platform: store.PlatformGoogle, Status: "skipped", CreatedAt: now.Add(-30 * time.Second)},
 			}
 			require.NoError(t, s.AppendOutcomes(ctx(t), outs))
@@ -92,6 +92,38 @@ func exerciseAudit(t *testing.T, open func(t *testing.T) Store) {
 				got.CreatedAt = outs[i].CreatedAt
 				require.Equal(t, outs[i], got, "outcomes oldest first")
 			}
+			// The answer the delivered outcome references comes along.
+			require.Empty(t, recent[0].Responses)
+			require.Len(t, recent[1].Responses, 1)
+			gotResp := recent[1].Responses[resp.ID]
+			requireTime(t, resp.CreatedAt, gotResp.CreatedAt)
+			gotResp.CreatedAt = resp.CreatedAt
+			require.Equal(t, resp, gotResp)
+		},
+		"ResponsesAreTenantScoped": func(t *testing.T, s Store) {
+			a, b := NewTenant(t, s), NewTenant(t, s)
+			now := time.Now().UTC()
+			ea, eb := sampleEvent(a.ID, now), sampleEvent(b.ID, now)
+			require.NoError(t, s.AppendEvents(ctx(t), []store.AuditEvent{ea, eb}))
+			ra := store.PlatformResponse{ID: uuid.NewString(), TenantID: a.ID, PixelUUID: uuid.NewString(), Platform: store.PlatformMeta,
+				HTTPStatus: 400, Body: []byte(`{"error":{"message":"a's answer"}}`), CreatedAt: now}
+			require.NoError(t, s.AppendResponses(ctx(t), []store.PlatformResponse{ra}))
+			// B's outcome names A's answer (it cannot happen through the
+			// engine; the read must not follow it across tenants).
+			require.NoError(t, s.AppendOutcomes(ctx(t), []store.DeliveryOutcome{
+				{TenantID: a.ID, EventID: ea.EventID, PixelUUID: ra.PixelUUID, Platform: store.PlatformMeta, Status: "failed", Attempts: 1, ResponseID: ra.ID, CreatedAt: now},
+				{TenantID: b.ID, EventID: eb.EventID, PixelUUID: ra.PixelUUID, Platform: store.PlatformMeta, Status: "failed", Attempts: 1, ResponseID: ra.ID, CreatedAt: now},
+			}))
+			got, err := s.RecentEvents(ctx(t), a.ID, 10)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, 400, got[0].Responses[ra.ID].HTTPStatus)
+			require.Equal(t, ra.Body, got[0].Responses[ra.ID].Body)
+			got, err = s.RecentEvents(ctx(t), b.ID, 10)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Len(t, got[0].Outcomes, 1)
+			require.Empty(t, got[0].Responses, "another tenant's answer never shows")
 		},
 		"ZeroCreatedAtIsNow": func(t *testing.T, s Store) {
 			a := NewTenant(t, s)

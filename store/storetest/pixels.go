@@ -162,6 +162,11 @@ func exercisePixels(t *testing.T, open func(t *testing.T) Store) {
 				{"clear domains", store.PixelPatch{Domains: &[]string{}}, func(p *store.Pixel) { p.Domains = nil }},
 				{"status", store.PixelPatch{Status: ptr("green")}, func(p *store.Pixel) { p.Status = "green" }},
 				{
+					"confirm browser conversions off",
+					store.PixelPatch{ConfirmBrowserConversions: ptr(false)},
+					func(p *store.Pixel) { p.ConfirmBrowserConversions = false },
+				},
+				{
 					"several",
 					store.PixelPatch{PixelID: ptr("777"), IsActive: ptr(false), Status: ptr("red")},
 					func(p *store.Pixel) { p.PixelID, p.IsActive, p.Status = "777", false, "red" },

@@ -154,6 +154,8 @@ func samplePixel(tenantID, platform string) store.Pixel {
 		TestEventCode:     "TEST123",
 		Domains:           []string{"www.example.com", "shop.example.com"},
 		Status:            "unknown",
+
+		ConfirmBrowserConversions: true,
 	}
 }
 
