@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jaraba/pixelgw/internal/eventmetrics"
 	"github.com/jaraba/pixelgw/store"
@@ -50,6 +51,13 @@ type Deps struct {
 	// Verifier runs a pixel's live check (platforms/verify). Optional:
 	// without it the verify route answers 503.
 	Verifier Verifier
+	// QueueEraser removes a revoked visitor's queued entries and dead
+	// letters (the queue). Optional: without it DELETE consent reports
+	// them pending.
+	QueueEraser QueueEraser
+	// Registerer registers the API's Prometheus metrics
+	// (pixelgw_consent_api_decisions_total). Optional: nil exports none.
+	Registerer prometheus.Registerer
 	// Events are the event counters shared with the edge (source="server"
 	// here). Optional: nil counts into unregistered counters.
 	Events *eventmetrics.Metrics
@@ -78,6 +86,8 @@ type API struct {
 	ver     Verifier        // nil: verify answers 503
 	live    live.Subscriber // nil: the stream answers 503
 	streams *streams
+	qer     QueueEraser // nil: queued entries are reported pending
+	cm      *consentMetrics
 	evm     *eventmetrics.Source
 	auth    *authenticator
 	mux     *http.ServeMux
@@ -105,6 +115,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
+	cm, err := newConsentMetrics(d.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	a := &API{
 		cfg:     cfg,
 		store:   d.Store,
@@ -115,6 +129,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		dls:     d.DeadLetters,
 		adm:     d.Admitter,
 		ver:     d.Verifier,
+		qer:     d.QueueEraser,
+		cm:      cm,
 		evm:     serverEventMetrics(d.Events),
 		live:    d.Live,
 		streams: newStreams(cfg.MaxStreams),

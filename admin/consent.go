@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -24,12 +26,13 @@ const codeUnavailable = "unavailable"
 const (
 	ErasureConsentIPs     = "consent_ips"     // consent_ip rows of the visitor's records
 	ErasureTrackingEvents = "tracking_events" // user data, IP, user agent, click ids, fbp/fbc of tracking_event rows
-	ErasureQueuedEntries  = "queued_entries"  // queued-but-undelivered entries of the visitor
+	ErasureQueuedEntries  = "queued_entries"  // queued-but-undelivered entries of the visitor (the queue)
+	ErasureDeadLetters    = "dead_letters"    // the tenant's dead letters of the visitor (the queue)
 )
 
 // erasureCategories lists every category DELETE must erase, in order.
 func erasureCategories() []string {
-	return []string{ErasureConsentIPs, ErasureTrackingEvents, ErasureQueuedEntries}
+	return []string{ErasureConsentIPs, ErasureTrackingEvents, ErasureQueuedEntries, ErasureDeadLetters}
 }
 
 // ConsentInput records a decision made in the tenant's back end.
@@ -160,6 +163,7 @@ func (a *API) RecordConsent(ctx context.Context, tenantID string, in ConsentInpu
 	if err != nil {
 		return ConsentView{}, err
 	}
+	a.cm.decided(rec.Analytics, rec.Marketing)
 	return consentView(rec), nil
 }
 
@@ -183,12 +187,26 @@ func (a *API) GetConsent(ctx context.Context, tenantID, visitorID string) (Conse
 
 // RevokeConsent revokes the visitor's consent and erases their personal
 // data: it puts the visitor in the revocation set (every edge refuses their
-// older cookies), appends an all-false record (source api) unless the
-// current record already is one (so repeating it appends nothing), and
-// erases what the store can erase (store.Eraser). It is idempotent;
-// store.ErrNotFound (404) when the tenant has no record of the visitor.
+// older cookies, and later events of the visitor are refused), appends an
+// all-false record (source api) unless the current record already is one
+// (so repeating it appends nothing), removes the visitor's entries from the
+// queue and the tenant's dead letters (QueueEraser), then erases what the
+// store holds (consent IPs; personal data of tracking_event rows). The
+// queue goes first so that the delivery engine cannot audit a queued entry
+// after the store was scrubbed. It is idempotent; store.ErrNotFound (404)
+// when the tenant has no record of the visitor, unless the tenant declares
+// a server legal basis (settings.server_legal_basis): events of a visitor
+// without a record may then have been accepted, so the revocation is
+// recorded (it refuses the visitor's later server events) and the erasure
+// runs.
+//
+// Not recalled: an event the delivery engine had already read (in flight,
+// e.g. waiting in its merge window) may still be delivered and audited.
 func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (ConsentErasure, error) {
 	latest, err := a.store.LatestConsent(ctx, tenantID, visitorID)
+	if errors.Is(err, store.ErrNotFound) {
+		latest, err = a.revocableWithoutRecord(ctx, tenantID)
+	}
 	if err != nil {
 		return ConsentErasure{}, storeError(err, "consent")
 	}
@@ -205,13 +223,23 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 		if err != nil {
 			return ConsentErasure{}, err
 		}
+		a.cm.decided(false, false)
 	}
 	out := ConsentErasure{Revocation: consentView(rev), Erased: map[string]int64{}, Pending: []string{}}
+	if a.qer != nil {
+		qe, err := a.qer.EraseVisitor(ctx, tenantID, visitorID)
+		if err != nil {
+			a.log.ErrorContext(ctx, "cannot erase queued entries", slog.String("tenant", tenantID),
+				slog.String("request_id", requestID(ctx)), slog.String("error", err.Error()))
+			return ConsentErasure{}, &retryError{errf(http.StatusServiceUnavailable, codeUnavailable, "the event queue is unavailable, retry later")}
+		}
+		out.Erased[ErasureQueuedEntries] = qe.Entries
+		out.Erased[ErasureDeadLetters] = qe.DeadLetters
+	}
 	erased, err := a.store.EraseVisitor(ctx, tenantID, visitorID)
 	if err != nil {
 		return ConsentErasure{}, err
 	}
-	// Queued, undelivered entries are not erased yet (see Pending).
 	out.Erased[ErasureConsentIPs] = erased.ConsentIPs
 	out.Erased[ErasureTrackingEvents] = erased.Events
 	for _, c := range erasureCategories() {
@@ -226,6 +254,21 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 		slog.Bool("erasure_complete", out.Complete),
 		slog.String("request_id", requestID(ctx)))
 	return out, nil
+}
+
+// revocableWithoutRecord: a visitor without a consent record can be
+// revoked only when the tenant declares a server legal basis; it returns
+// the stand-in "latest record" (no source, so a revocation is appended,
+// under the tenant's policy version), else store.ErrNotFound.
+func (a *API) revocableWithoutRecord(ctx context.Context, tenantID string) (store.ConsentRecord, error) {
+	t, err := a.store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return store.ConsentRecord{}, err
+	}
+	if !tenant.PolicyOf(t.Settings).ServerLegalBasis {
+		return store.ConsentRecord{}, store.ErrNotFound
+	}
+	return store.ConsentRecord{PolicyVersion: cmp.Or(t.Settings.PolicyVersion, "1")}, nil
 }
 
 // --- handlers ---

@@ -34,7 +34,8 @@ func newTestQueue(t *testing.T) *queuesqlite.Queue {
 func (e *env) rebuild(st store.Store, d Decisions) {
 	e.t.Helper()
 	dls, _ := d.(DeadLetters)
-	api, err := New(e.cfg, Deps{Store: st, Keyring: e.keyring, Logger: e.api.log, Now: e.api.now, Decisions: d, DeadLetters: dls})
+	qer, _ := d.(QueueEraser)
+	api, err := New(e.cfg, Deps{Store: st, Keyring: e.keyring, Logger: e.api.log, Now: e.api.now, Decisions: d, DeadLetters: dls, QueueEraser: qer})
 	require.NoError(e.t, err)
 	e.api, e.h = api, api.Handler()
 }
@@ -133,11 +134,11 @@ func TestConsentLifecycle(t *testing.T) {
 	require.Equal(t, ConsentView{ID: er.Revocation.ID, VisitorID: visitor, PolicyVersion: "2026-01", Source: "api", CreatedAt: er.Revocation.CreatedAt}, er.Revocation)
 	require.NotEqual(t, granted.ID, er.Revocation.ID)
 	require.True(t, er.Revocation.CreatedAt.After(granted.CreatedAt))
-	// The consent IPs and audit events are erased; queued entries are not
-	// yet: said, not hidden.
-	require.Equal(t, map[string]int64{ErasureConsentIPs: 0, ErasureTrackingEvents: 0}, er.Erased)
-	require.Equal(t, []string{ErasureQueuedEntries}, er.Pending)
-	require.False(t, er.Complete)
+	// The consent IPs, audit events, queued entries (the one admitted
+	// before any decision) and dead letters are erased.
+	require.Equal(t, map[string]int64{ErasureConsentIPs: 0, ErasureTrackingEvents: 0, ErasureQueuedEntries: 1, ErasureDeadLetters: 0}, er.Erased)
+	require.Empty(t, er.Pending)
+	require.True(t, er.Complete)
 	require.Contains(t, e.logs.String(), `"msg":"consent revoked"`)
 	sameSecond := er.Revocation.CreatedAt.Truncate(time.Second)
 	nextSecond := sameSecond.Add(time.Second)
@@ -388,9 +389,9 @@ func TestConsentErasureWithEraser(t *testing.T) {
 	r := e.do("DELETE", "/api/v1/tracking/consent/"+v, tok, "")
 	require.Equal(t, http.StatusOK, r.status, r.body)
 	er := decode[ConsentErasure](t, r)
-	require.Equal(t, map[string]int64{ErasureConsentIPs: 2, ErasureTrackingEvents: 5}, er.Erased)
-	require.Equal(t, []string{ErasureQueuedEntries}, er.Pending)
-	require.False(t, er.Complete)
+	require.Equal(t, map[string]int64{ErasureConsentIPs: 2, ErasureTrackingEvents: 5, ErasureQueuedEntries: 0, ErasureDeadLetters: 0}, er.Erased)
+	require.Empty(t, er.Pending)
+	require.True(t, er.Complete)
 	require.Equal(t, []string{tn.ID + "/" + v}, es.calls)
 
 	// An erasure failure is a 500 (logged), and the retry works.

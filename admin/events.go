@@ -135,7 +135,7 @@ func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMe
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "the events API is not enabled on this server")
 	}
 	now := a.now()
-	consents := map[string]*store.ConsentRecord{} // visitor -> latest (nil: none)
+	consents := &eventConsents{tenantID: tenantID, records: map[string]*store.ConsentRecord{}}
 	ps := make([]prepared, len(raw))
 	var entries []queue.Entry
 	for i, r := range raw {
@@ -188,7 +188,7 @@ func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMe
 // prepareEvent decodes and validates one event and builds its queue entry.
 // A validation failure or missing consent is a rejected result; only store
 // failures are errors.
-func (a *API) prepareEvent(ctx context.Context, tenantID string, raw json.RawMessage, now time.Time, consents map[string]*store.ConsentRecord) (prepared, error) {
+func (a *API) prepareEvent(ctx context.Context, tenantID string, raw json.RawMessage, now time.Time, consents *eventConsents) (prepared, error) {
 	reject := func(id, reason string) (prepared, error) {
 		if len(id) > maxEchoedID {
 			id = "" // never echo a huge value back
@@ -205,30 +205,17 @@ func (a *API) prepareEvent(ctx context.Context, tenantID string, raw json.RawMes
 	}
 	ev.TenantID = tenantID
 
-	// Consent: the visitor's latest record decides; no visitor or no
-	// record is unconsented.
-	if ev.VisitorID == "" {
+	// Consent: the visitor's latest record under the tenant's policy
+	// (package consent, see eventConsent).
+	c, decided, ok, err := a.eventConsent(ctx, consents, ev.VisitorID)
+	if err != nil {
+		return prepared{}, err
+	}
+	if !ok {
 		return reject(in.EventID, ReasonNoConsent)
 	}
-	rec, seen := consents[ev.VisitorID]
-	if !seen {
-		r, err := a.store.LatestConsent(ctx, tenantID, ev.VisitorID)
-		switch {
-		case err == nil:
-			rec = &r
-		case errors.Is(err, store.ErrNotFound):
-		default:
-			a.log.ErrorContext(ctx, "cannot read consent", slog.String("tenant", tenantID),
-				slog.String("request_id", requestID(ctx)), slog.String("error", err.Error()))
-			return prepared{}, &retryError{errf(http.StatusServiceUnavailable, codeUnavailable, "consent records are unavailable, retry later")}
-		}
-		consents[ev.VisitorID] = rec
-	}
-	if rec == nil || (!rec.Analytics && !rec.Marketing) {
-		return reject(in.EventID, ReasonNoConsent)
-	}
-	ev.Consent = platforms.Consent{Analytics: rec.Analytics, Marketing: rec.Marketing, Functional: rec.Functional, Policy: rec.PolicyVersion}
-	if !rec.Marketing {
+	ev.Consent = c
+	if !c.Marketing {
 		// Identifiers are marketing data, as on the edge.
 		ev.IDs, ev.User = platforms.ClickIDs{}, platforms.UserData{}
 	}
@@ -245,7 +232,7 @@ func (a *API) prepareEvent(ctx context.Context, tenantID string, raw json.RawMes
 			Window: ev.Class.DefaultWindow(), Conversion: conv, VisitorID: ev.VisitorID,
 			// The decision time as the revocation set holds it (decisionTime):
 			// a newer decision of the visitor refuses the event.
-			DecidedAt: decisionTime(rec.CreatedAt),
+			DecidedAt: decided,
 			Payload:   payload,
 		},
 	}, nil

@@ -37,6 +37,10 @@ type TenantView struct {
 	// EdgePaths are the paths the edge serves the tenant on: configured,
 	// or the tenant's deterministic defaults.
 	EdgePaths EdgePaths `json:"edge_paths"`
+	// ConsentPolicy is the consent policy in force: the settings
+	// honor_gpc, ga4_analytics_only and server_legal_basis, or their
+	// defaults (read only; change the settings).
+	ConsentPolicy ConsentPolicyView `json:"consent_policy"`
 }
 
 // EdgePaths are a tenant's first-party endpoints on its edge hostnames.
@@ -54,6 +58,7 @@ func tenantView(t store.Tenant) TenantView {
 			Collect: cmp.Or(t.Settings.CollectPath, tenant.DefaultPath(t.ID, tenant.KindCollect)),
 			Consent: cmp.Or(t.Settings.ConsentPath, tenant.DefaultPath(t.ID, tenant.KindConsent)),
 		},
+		ConsentPolicy: consentPolicyView(tenant.PolicyOf(t.Settings)),
 	}
 }
 

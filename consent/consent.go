@@ -21,6 +21,21 @@
 //     (Policy.ServerLegalBasis, off by default). A recorded refusal is never
 //     overridden by that legal basis, and GPC still applies.
 //   - A platform name this package does not know is refused (fail closed).
+//
+// Where it is applied: the edge (from the signed consent cookie and the
+// request's Sec-GPC header) and the server-side events API (from the
+// visitor's latest consent record) both call Queued with the tenant's
+// Policy before they admit an event. Queued returns the categories the
+// queued event carries; the delivery adapters only read them (GA4 needs
+// Analytics and sends ad signals from Marketing, the ad platforms need
+// Marketing), which by construction gives the same answer as Allowed
+// (TestQueuedMatchesAllowed). The policy thus never has to travel with the
+// event nor be looked up again at delivery.
+//
+// Tenant settings (store.TenantSettings, admin API settings fields, all
+// optional): honor_gpc (default true), ga4_analytics_only (default true)
+// and server_legal_basis (default false); proxy/tenant.PolicyOf turns them
+// into a Policy.
 package consent
 
 // Platform names, as the store and the API spell them.
@@ -58,7 +73,11 @@ type Policy struct {
 	// ServerLegalBasis declares that events without any consent decision
 	// (server-side events of a visitor without a record) rest on another
 	// legal basis (contract, legitimate interest) and may be sent as if
-	// every category were granted (default false).
+	// every category were granted (default false): to GA4 with ad signals
+	// GRANTED and to Meta, LinkedIn, TikTok and X. It never overrides a
+	// recorded decision (a refusal stays a refusal, a revocation is a
+	// record) and GPC still removes marketing when HonorGPC. The edge never
+	// uses it: a browser without a valid consent cookie sends nothing.
 	ServerLegalBasis bool
 }
 
@@ -108,6 +127,39 @@ func Allowed(platform string, s State, p Policy) Decision {
 		return Decision{Send: true, ADUserData: true, ADPersonalization: true}
 	}
 	return Decision{}
+}
+
+// Queued returns the consent an accepted event is queued with, and whether
+// any platform may receive it at all (false: refuse the event, keep
+// nothing). The state is Effective's, with analytics withdrawn when,
+// without marketing, the tenant refuses analytics-only GA4 sends: a
+// delivery adapter that checks Analytics for GA4 (ad signals from
+// Marketing) and Marketing for the ad platforms then decides exactly as
+// Allowed. HasRecord is set when the event rests on the server legal basis.
+func Queued(s State, p Policy) (State, bool) {
+	e := Effective(s, p)
+	if !e.Marketing && !p.AnalyticsOnlyGA4 {
+		e.Analytics = false
+	}
+	e.HasRecord = s.HasRecord || p.ServerLegalBasis
+	return e, e.Analytics || e.Marketing
+}
+
+// Choice labels a decision for metrics (pixelgw_consent_decisions_total,
+// pixelgw_consent_api_decisions_total): "all" (analytics and marketing),
+// "marketing", "analytics" or "none" (functional alone counts as none: no
+// event is sent for it).
+func Choice(analytics, marketing bool) string {
+	switch {
+	case analytics && marketing:
+		return "all"
+	case marketing:
+		return "marketing"
+	case analytics:
+		return "analytics"
+	default:
+		return "none"
+	}
 }
 
 // IsKnownPlatform reports whether Allowed knows the platform (any other name

@@ -159,3 +159,74 @@ func FuzzAllowed(f *testing.F) {
 		}
 	})
 }
+
+// TestQueuedMatchesAllowed: over every state and policy, the categories an
+// event is queued with, read the way the delivery adapters read them (GA4:
+// Analytics, ad signals from Marketing; ad platforms: Marketing), give
+// exactly Allowed's decision, and an event is admitted only when some
+// platform may receive it.
+func TestQueuedMatchesAllowed(t *testing.T) {
+	t.Parallel()
+	for bits := range 256 {
+		bit := func(i int) bool { return bits&(1<<i) != 0 }
+		s := consent.State{Analytics: bit(0), Marketing: bit(1), Functional: bit(2), GPC: bit(3), HasRecord: bit(4)}
+		p := consent.Policy{HonorGPC: bit(5), AnalyticsOnlyGA4: bit(6), ServerLegalBasis: bit(7)}
+		q, ok := consent.Queued(s, p)
+		anySend := false
+		for _, pl := range store.Platforms() {
+			d := consent.Allowed(pl, s, p)
+			anySend = anySend || d.Send
+			var send, ads bool
+			if pl == consent.PlatformGoogle {
+				send, ads = ok && q.Analytics, ok && q.Analytics && q.Marketing
+			} else {
+				send, ads = ok && q.Marketing, ok && q.Marketing
+			}
+			require.Equal(t, d.Send, send, "%s %+v %+v", pl, s, p)
+			require.Equal(t, d.ADUserData, ads, "%s %+v %+v", pl, s, p)
+		}
+		require.Equal(t, anySend, ok, "%+v %+v", s, p)
+	}
+}
+
+func TestQueued(t *testing.T) {
+	t.Parallel()
+	def := consent.DefaultPolicy()
+	rec := consent.State{Analytics: true, Marketing: true, Functional: true, HasRecord: true}
+	gpc := rec
+	gpc.GPC = true
+
+	q, ok := consent.Queued(gpc, def)
+	require.True(t, ok)
+	require.Equal(t, consent.State{Analytics: true, Functional: true, GPC: true, HasRecord: true}, q, "GPC honoured: marketing withdrawn")
+
+	noGPC := def
+	noGPC.HonorGPC = false
+	q, ok = consent.Queued(gpc, noGPC)
+	require.True(t, ok)
+	require.True(t, q.Marketing, "GPC not honoured")
+
+	strict := def
+	strict.AnalyticsOnlyGA4 = false
+	_, ok = consent.Queued(consent.State{Analytics: true, HasRecord: true}, strict)
+	require.False(t, ok, "analytics-only refused: nothing may receive it")
+	q, ok = consent.Queued(consent.State{Analytics: true, HasRecord: true}, def)
+	require.True(t, ok)
+	require.Equal(t, consent.State{Analytics: true, HasRecord: true}, q)
+
+	_, ok = consent.Queued(consent.State{}, def)
+	require.False(t, ok, "no record")
+	legal := def
+	legal.ServerLegalBasis = true
+	q, ok = consent.Queued(consent.State{}, legal)
+	require.True(t, ok)
+	require.Equal(t, consent.State{Analytics: true, Marketing: true, Functional: true, HasRecord: true}, q)
+}
+
+func TestChoice(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "all", consent.Choice(true, true))
+	require.Equal(t, "marketing", consent.Choice(false, true))
+	require.Equal(t, "analytics", consent.Choice(true, false))
+	require.Equal(t, "none", consent.Choice(false, false))
+}

@@ -360,12 +360,15 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 	if err == nil {
 		err = cookie.CheckSubject(c, h.Cookie(cookie.VisitorName))
 	}
-	// The one written policy (consent.Effective): GPC removes marketing.
-	st := consent.Effective(consent.State{
+	// The one written policy (consent.Queued) with the tenant's settings
+	// from the snapshot: GPC removes marketing when the tenant honours it,
+	// analytics alone is queued only when the tenant allows analytics-only
+	// GA4 sends. The server legal basis never applies here: no valid
+	// cookie, nothing kept.
+	st, admissible := consent.Queued(consent.State{
 		Analytics: c.Analytics, Marketing: c.Marketing, Functional: c.Functional, GPC: gpc(h), HasRecord: err == nil,
-	}, consent.DefaultPolicy())
-	marketing := st.Marketing
-	if err != nil || !(st.Analytics || marketing) {
+	}, t.Policy)
+	if err != nil || !admissible {
 		e.m.consentBlocked.Add(float64(len(b.Events)))
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
@@ -401,9 +404,9 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 		ClientIP:   w.ip,
 		UserAgent:  h.UserAgent(),
 		ReceivedMS: now.UnixMilli(),
-		Analytics:  c.Analytics,
-		Marketing:  marketing,
-		Functional: c.Functional,
+		Analytics:  st.Analytics,
+		Marketing:  st.Marketing,
+		Functional: st.Functional,
 		Policy:     strs[idLen:pos],
 		GPC:        gpc(h),
 	}
@@ -582,7 +585,7 @@ func (e *Edge) serveConsent(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 		fail(ctx, fasthttp.StatusServiceUnavailable)
 		return
 	}
-	e.m.consentDecisions.WithLabelValues(decisionLabel(c)).Inc()
+	e.m.consentDecisions.WithLabelValues(consent.Choice(c.Analytics, c.Marketing)).Inc()
 
 	a := cookie.AttrsFor(rt.Domain, ctx.Host(), ctx.IsTLS())
 	rh := &ctx.Response.Header
@@ -690,19 +693,6 @@ func (e *Edge) marketingCookies(ctx *fasthttp.RequestCtx, marketing bool, ids ma
 				add(sc)
 			}
 		}
-	}
-}
-
-func decisionLabel(c cookie.Consent) string {
-	switch {
-	case c.Analytics && c.Marketing:
-		return "all"
-	case c.Marketing:
-		return "marketing"
-	case c.Analytics:
-		return "analytics"
-	default:
-		return "none"
 	}
 }
 

@@ -76,6 +76,14 @@ type TenantSettings struct {
 	BannerColors    map[string]string            `json:"banner_colors,omitempty"`
 	BannerTexts     map[string]map[string]string `json:"banner_texts,omitempty"` // lang -> key -> text
 
+	// Consent policy (package consent; proxy/tenant.PolicyOf). Absent
+	// means the default: GPC honoured as a marketing opt-out, GA4 allowed
+	// with analytics consent alone (ad signals DENIED), no legal basis for
+	// server-side events without a consent record.
+	HonorGPC         *bool `json:"honor_gpc,omitempty"`
+	GA4AnalyticsOnly *bool `json:"ga4_analytics_only,omitempty"`
+	ServerLegalBasis *bool `json:"server_legal_basis,omitempty"`
+
 	// Edge paths (first-party, random-looking; see the edge issue).
 	LoaderPath  string `json:"loader_path,omitempty"`
 	CollectPath string `json:"collect_path,omitempty"`

@@ -107,7 +107,7 @@ func TestBrowser(t *testing.T) {
 	brAPI(t, s.api, opTok, "POST", "/api/v1/tenants", map[string]any{
 		"slug": "browser-shop", "name": "Browser Shop",
 		"settings": map[string]any{
-			"default_language": "en", "languages": []string{"en"}, "policy_version": "1",
+			"default_language": "en", "languages": []string{"en", "es", "pt"}, "policy_version": "1",
 			"privacy_url": "https://www." + browserSite + "/privacy",
 			"sites":       []string{"https://www." + browserSite + ":" + port},
 		},
@@ -144,18 +144,23 @@ func TestBrowser(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond, "the edge does not serve the demo page on www.%s:\n%s", browserSite, s.log.String())
 
 	before := brMetrics(t, s.ops)
+	// Screenshots of the banner per language: test artefacts (gitignored).
+	artifacts, err := filepath.Abs(filepath.Join("browser", "artifacts"))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
 
 	cfg, err := json.Marshal(map[string]any{
-		"port":        port,
-		"site":        browserSite,
-		"loaderPath":  tenant.DefaultPath(created.ID, tenant.KindLoader),
-		"collectPath": tenant.DefaultPath(created.ID, tenant.KindCollect),
-		"consentPath": tenant.DefaultPath(created.ID, tenant.KindConsent),
-		"adblockDir":  deps.adblockDir,
-		"chromium":    deps.chromium,
-		"timeoutMs":   150_000,
-		"verbose":     testing.Verbose(),
-		"screenshot":  os.Getenv("PIXELGW_BROWSER_SCREENSHOT"),
+		"port":         port,
+		"site":         browserSite,
+		"loaderPath":   tenant.DefaultPath(created.ID, tenant.KindLoader),
+		"collectPath":  tenant.DefaultPath(created.ID, tenant.KindCollect),
+		"consentPath":  tenant.DefaultPath(created.ID, tenant.KindConsent),
+		"adblockDir":   deps.adblockDir,
+		"chromium":     deps.chromium,
+		"timeoutMs":    150_000,
+		"verbose":      testing.Verbose(),
+		"screenshot":   os.Getenv("PIXELGW_BROWSER_SCREENSHOT"),
+		"artifactsDir": artifacts,
 	})
 	require.NoError(t, err)
 	cmd := exec.CommandContext(ctx, deps.node, filepath.Join("browser", "browser.test.mjs"), string(cfg))
@@ -179,6 +184,14 @@ func TestBrowser(t *testing.T) {
 		Events  []string `json:"events"`
 		Blocked []string `json:"blocked"`
 		Cookies []string `json:"cookies"`
+		// Keyboard is the keyboard-only visitor (analytics only).
+		Keyboard struct {
+			Events  []string `json:"events"`
+			Cookies []string `json:"cookies"`
+		} `json:"keyboard"`
+		Languages struct {
+			Screenshots []string `json:"screenshots"`
+		} `json:"languages"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(brLastLine(stdout.String())), &sum), stdout.String())
 	require.True(t, sum.OK)
@@ -189,6 +202,14 @@ func TestBrowser(t *testing.T) {
 		require.NotContains(t, u, browserSite, "a first-party request was blocked")
 	}
 	require.NotEmpty(t, sum.Blocked)
+	require.Contains(t, sum.Keyboard.Events, "page_view", "the keyboard visitor's analytics consent")
+	require.Equal(t, []string{"jaraba_consent", "jaraba_visitor_id"}, sum.Keyboard.Cookies)
+	require.Len(t, sum.Languages.Screenshots, 3)
+	for _, f := range sum.Languages.Screenshots {
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		require.Greater(t, fi.Size(), int64(1000), f)
+	}
 
 	// The binary's own count: every event the browser sent is queued (204
 	// comes only after the enqueue), one "all" consent decision, nothing
@@ -196,12 +217,14 @@ func TestBrowser(t *testing.T) {
 	after := brMetrics(t, s.ops)
 	// A name without labels sums every series of that name.
 	delta := func(name string) float64 { return brMetricSum(after, name) - brMetricSum(before, name) }
-	require.Equal(t, float64(len(sum.Events)), delta("pixelgw_events_accepted_total"), "events queued")
-	require.Equal(t, float64(len(sum.Events)), delta("pixelgw_events_received_total"), "events received")
+	sent := float64(len(sum.Events) + len(sum.Keyboard.Events))
+	require.Equal(t, sent, delta("pixelgw_events_accepted_total"), "events queued")
+	require.Equal(t, sent, delta("pixelgw_events_received_total"), "events received")
 	require.Equal(t, 0.0, delta("pixelgw_events_consent_blocked_total"))
 	require.Equal(t, 0.0, delta("pixelgw_events_deduplicated_total"))
 	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="all"}`))
 	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="none"}`), "the reject-all visitor")
+	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="analytics"}`), "the keyboard visitor")
 	for name, v := range after {
 		if strings.HasPrefix(name, "pixelgw_edge_rejected_total") {
 			require.Equal(t, before[name], v, name)

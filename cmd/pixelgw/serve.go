@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
 	api, err := admin.New(cfg.API, admin.Deps{
 		Store: st, Keyring: kr, Logger: log.With(slog.String("component", "api")),
 		Decisions: q, DeadLetters: q, Admitter: q, Verifier: verify.New(dests, nil), Live: hub,
-		Events: events,
+		QueueEraser: q, Registerer: registry, Events: events,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/jaraba/pixelgw/consent"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -90,6 +91,9 @@ type Tenant struct {
 	// ForwardedHostCIDRs are the peers whose X-Forwarded-Host is trusted for
 	// this tenant's hostnames (same-origin mode).
 	ForwardedHostCIDRs []netip.Prefix
+	// Policy is the tenant's consent policy (PolicyOf(Settings)), applied
+	// by the edge to every beacon without a store read.
+	Policy consent.Policy
 	// Version is the config version the snapshot was built from.
 	Version int64
 
@@ -237,4 +241,20 @@ func (s *Snapshot) Lookup(host []byte) *Domain {
 		n--
 	}
 	return s.lookup(buf[:n])
+}
+
+// PolicyOf is the consent policy of a tenant's settings: each setting the
+// tenant left out takes its default (consent.DefaultPolicy).
+func PolicyOf(s store.TenantSettings) consent.Policy {
+	p := consent.DefaultPolicy()
+	if s.HonorGPC != nil {
+		p.HonorGPC = *s.HonorGPC
+	}
+	if s.GA4AnalyticsOnly != nil {
+		p.AnalyticsOnlyGA4 = *s.GA4AnalyticsOnly
+	}
+	if s.ServerLegalBasis != nil {
+		p.ServerLegalBasis = *s.ServerLegalBasis
+	}
+	return p
 }

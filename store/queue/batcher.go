@@ -300,6 +300,11 @@ func (b *Batcher) Replay(ctx context.Context, tenantID string, ids []string) (in
 	return b.q.Replay(ctx, tenantID, ids)
 }
 
+// EraseVisitor implements Queue.
+func (b *Batcher) EraseVisitor(ctx context.Context, tenantID, visitorID string) (Erasure, error) {
+	return b.q.EraseVisitor(ctx, tenantID, visitorID)
+}
+
 // Ack implements Queue.
 func (b *Batcher) Ack(ctx context.Context, group string, ids ...string) error {
 	return b.q.Ack(ctx, group, ids...)

@@ -184,6 +184,9 @@ type Message struct {
 	// replayed dead letter); Read and Reclaim of every other group
 	// acknowledge it without returning it. Empty: every group.
 	Group string
+	// VisitorID is the entry's Entry.VisitorID, kept with the entry (and
+	// with its dead letter) so that EraseVisitor can find it.
+	VisitorID string
 }
 
 // DeadLetter is a message that one consumer group gave up on (retries
@@ -199,6 +202,16 @@ type DeadLetter struct {
 	Reason    string // short, no secrets; at most MaxReasonLen bytes
 	At        time.Time
 	Payload   []byte
+	VisitorID string // the message's VisitorID
+}
+
+// Erasure counts what EraseVisitor removed.
+type Erasure struct {
+	// Entries are queued entries not yet acknowledged by every consumer
+	// group (undelivered or pending), removed from the queue.
+	Entries int64
+	// DeadLetters are the tenant's dead letters of the visitor, removed.
+	DeadLetters int64
 }
 
 // ValidateDeadLetter checks DeadLetter's arguments: a group and a message
@@ -285,6 +298,16 @@ type Queue interface {
 	// and returns how many it replayed. Unknown ids, ids of another
 	// tenant's letters and repeated ids are ignored.
 	Replay(ctx context.Context, tenantID string, ids []string) (int, error)
+	// EraseVisitor removes the visitor's entries of that tenant from the
+	// queue (every entry still stored: undelivered, pending, or delivered
+	// but not yet trimmed) and from the tenant's dead letters, and counts
+	// them. Entries of other tenants and other visitors are untouched; an
+	// empty tenant or visitor erases nothing. It is idempotent and safe
+	// while consumers read: a removed entry is never returned by Read or
+	// Reclaim afterwards, and acknowledging it is a no-op. What a consumer
+	// already read (in flight) is not recalled. It is an admin operation
+	// that scans the queue: O(queue length + the tenant's dead letters).
+	EraseVisitor(ctx context.Context, tenantID, visitorID string) (Erasure, error)
 	// Lag is the number of entries not yet acknowledged by the slowest
 	// group (undelivered plus pending); 0 with no groups.
 	Lag(ctx context.Context) (int64, error)

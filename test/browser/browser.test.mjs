@@ -16,7 +16,14 @@
 //   - another visitor who rejects all gets only jaraba_consent and sends
 //     no beacon;
 //   - no first-party request is blocked (nor would the engine match it),
-//     while real third-party tracker URLs on the same page are.
+//     while real third-party tracker URLs on the same page are;
+//   - keyboard only (keyboardFlow): the banner takes the focus, Tab and
+//     Shift+Tab stay inside it (focus trap), Escape does not dismiss it,
+//     Enter opens the details, Space ticks analytics, Enter on "Save
+//     choices" records exactly that choice and gives the focus back;
+//   - the banner in ES, EN and PT (languageShots): built-in texts, the
+//     dialog's lang, and one screenshot per language written to
+//     cfg.artifactsDir (test/browser/artifacts, gitignored).
 //
 // Chromium resolves the test names to 127.0.0.1 and every other name to
 // nothing (--host-resolver-rules), so nothing leaves the machine.
@@ -296,10 +303,14 @@ async function run(browser, blocker, blocked, allowed) {
   const events = sentEvents();
   const rejected = await rejectAll(browser, blocker);
   assert.deepEqual(blocked.filter((b) => isFirstParty(b.url)), [], 'no first-party request blocked (reject all)');
+  const keyboard = await keyboardFlow(browser, blocker);
+  const languages = await languageShots(browser, blocker);
   return {
     ok: true,
     events,
     rejected,
+    keyboard,
+    languages,
     collect_requests: collect.length,
     first_party_requests: fp.map((r) => `${r.method} ${kindOf(r.url)}`),
     blocked: blocked.map((b) => b.url),
@@ -333,6 +344,159 @@ async function rejectAll(browser, blocker) {
   assert.deepEqual(posts, [{ kind: 'consent', status: 204 }], 'reject all: one consent POST and no beacon');
   await context.close();
   return { cookies: jar.map((c) => c.name), posts: posts.length };
+}
+
+// focusInfo describes what has the keyboard focus, looking into the
+// banner's shadow root: inside says it is in the open dialog.
+async function focusInfo(page) {
+  return page.evaluate(() => {
+    const host = document.activeElement;
+    const root = host && host.shadowRoot;
+    const e = root && root.activeElement;
+    const box = root && root.getElementById('pgw-banner');
+    if (!e) return { inside: false, label: host ? host.tagName.toLowerCase() : 'none' };
+    const label =
+      e.id === 'pgw-banner' ? 'dialog' : e.tagName === 'INPUT' ? `checkbox:${e.name}` : `${e.tagName.toLowerCase()}:${e.textContent.trim()}`;
+    return { inside: !!box && box.contains(e), label, checked: e.checked };
+  });
+}
+
+// keyboardFlow: a visitor who only uses the keyboard. The banner takes the
+// focus and keeps it (Tab and Shift+Tab cycle inside it), Escape does not
+// dismiss it, Enter opens the details, Space ticks analytics, Enter on
+// "Save choices" records analytics only, and the focus goes back to the
+// page.
+async function keyboardFlow(browser, blocker) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  context.setDefaultTimeout(30_000);
+  const page = await context.newPage();
+  await blocker.enableBlockingInPage(page);
+  const consentBodies = [];
+  const collected = [];
+  page.on('response', (r) => {
+    const req = r.request();
+    if (req.method() !== 'POST') return;
+    if (kindOf(r.url()) === 'consent') consentBodies.push({ status: r.status(), body: JSON.parse(req.postData()) });
+    if (kindOf(r.url()) === 'collect' && r.status() === 204) {
+      for (const e of JSON.parse(req.postData()).events || []) collected.push(e.name);
+    }
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(pageURL, { waitUntil: 'load' });
+  const banner = page.locator('#pgw-banner');
+  await banner.waitFor({ state: 'visible' });
+  assert.equal(await banner.getAttribute('aria-modal'), 'true');
+  assert.equal(await banner.getAttribute('aria-labelledby'), 'pgw-t');
+
+  const tab = async (shift) => {
+    await page.keyboard.press(shift ? 'Shift+Tab' : 'Tab');
+    const f = await focusInfo(page);
+    assert.ok(f.inside, `focus left the open banner (now on ${f.label})`);
+    return f.label;
+  };
+  let f = await focusInfo(page);
+  assert.ok(f.inside, `the banner takes the focus when it opens (focus on ${f.label})`);
+
+  // Escape does not dismiss the banner without a choice.
+  await page.keyboard.press('Escape');
+  assert.equal(await banner.count(), 1, 'Escape must not dismiss the banner');
+  assert.ok((await focusInfo(page)).inside, 'Escape keeps the focus in the banner');
+
+  // Tab cycles through the controls and wraps: the focus never leaves.
+  const cycle = ['a:Privacy policy', 'button:Accept all', 'button:Reject all', 'button:Customize'];
+  const forward = [];
+  for (let i = 0; i < 2 * cycle.length + 1; i++) forward.push(await tab(false));
+  assert.deepEqual(forward, [...cycle, ...cycle, cycle[0]], 'Tab order, wrapping at the end');
+  assert.equal(await tab(true), cycle[cycle.length - 1], 'Shift+Tab on the first control wraps to the last');
+  const backward = [];
+  for (let i = 0; i < cycle.length; i++) backward.push(await tab(true));
+  assert.deepEqual(backward, [cycle[2], cycle[1], cycle[0], cycle[3]], 'Shift+Tab order, wrapping at the start');
+
+  // Enter on "Customize" opens the details with the focus on the first toggle.
+  assert.equal((await focusInfo(page)).label, 'button:Customize');
+  await page.keyboard.press('Enter');
+  f = await focusInfo(page);
+  assert.equal(f.label, 'checkbox:analytics', 'the details open on the first toggle');
+  assert.equal(f.checked, false, 'nothing is pre-ticked');
+  await page.keyboard.press('Space');
+  assert.equal((await focusInfo(page)).checked, true, 'Space ticks analytics');
+  await page.keyboard.press('Escape');
+  assert.equal(await banner.count(), 1, 'Escape must not dismiss the details either');
+  const details = [];
+  for (let i = 0; i < 8; i++) details.push(await tab(false));
+  assert.deepEqual(
+    details,
+    ['checkbox:marketing', 'checkbox:functional', 'button:Accept all', 'button:Reject all', 'button:Save choices',
+      'a:Privacy policy', 'checkbox:analytics', 'checkbox:marketing'],
+    'Tab order with the details open, wrapping at the end',
+  );
+  while ((await focusInfo(page)).label !== 'button:Save choices') await tab(false);
+  assert.deepEqual(consentBodies, [], 'no decision before Enter');
+  await page.keyboard.press('Enter');
+
+  await waitFor('the keyboard consent answer', () => consentBodies.length > 0);
+  await banner.waitFor({ state: 'detached' });
+  assert.equal(consentBodies.length, 1, 'one decision');
+  const { status, body } = consentBodies[0];
+  assert.equal(status, 204);
+  assert.deepEqual(
+    { analytics: body.analytics, marketing: body.marketing, functional: body.functional },
+    { analytics: true, marketing: false, functional: false },
+    'the choice made with the keyboard is the one recorded',
+  );
+  f = await page.evaluate(() => ({ connected: !!document.activeElement && document.activeElement.isConnected, tag: document.activeElement && document.activeElement.tagName }));
+  assert.ok(f.connected, 'the focus is back on the page, not on a removed node');
+  const jar = (await context.cookies([origin(pageHost), origin(edgeHost)])).map((c) => c.name).sort();
+  assert.deepEqual(jar, ['jaraba_consent', 'jaraba_visitor_id'], 'analytics only: no marketing cookie');
+  await waitFor('page_view with analytics consent', () => collected.includes('page_view'));
+  assert.deepEqual(errors, [], 'no error on the page');
+  await context.close();
+  return { decision: 'analytics', events: collected, cookies: jar, tab_order: cycle };
+}
+
+// languageShots opens the banner in each built-in language (the page's
+// lang picks it; pgw('consent','show') redraws it) and writes one
+// screenshot per language to cfg.artifactsDir. No decision is made.
+async function languageShots(browser, blocker) {
+  const want = {
+    es: { title: 'Tu privacidad', accept: 'Aceptar todo', reject: 'Rechazar todo' },
+    en: { title: 'Your privacy', accept: 'Accept all', reject: 'Reject all' },
+    pt: { title: 'A sua privacidade', accept: 'Aceitar tudo', reject: 'Rejeitar tudo' },
+  };
+  const shots = [];
+  for (const [l, t] of Object.entries(want)) {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 700 } });
+    context.setDefaultTimeout(30_000);
+    const page = await context.newPage();
+    await blocker.enableBlockingInPage(page);
+    await page.goto(pageURL, { waitUntil: 'load' });
+    const banner = page.locator('#pgw-banner');
+    await banner.waitFor({ state: 'visible' });
+    await page.evaluate((lang) => {
+      document.documentElement.lang = lang;
+      window.pgw('consent', 'show');
+    }, l);
+    await waitFor(`the banner in ${l}`, async () => (await banner.getAttribute('lang')) === l);
+    assert.equal((await banner.locator('h2').textContent()).trim(), t.title, `${l} title`);
+    const buttons = await banner.getByRole('button').allTextContents();
+    assert.ok(buttons.includes(t.accept) && buttons.includes(t.reject), `${l} buttons: ${buttons}`);
+    // "Accept all" and "Reject all" equally prominent: same size and style.
+    const box = async (name) => banner.getByRole('button', { name, exact: true }).boundingBox();
+    const [acc, rej] = [await box(t.accept), await box(t.reject)];
+    assert.ok(Math.abs(acc.height - rej.height) < 1, `${l}: accept and reject have the same height`);
+    if (cfg.artifactsDir) {
+      // animations: 'disabled' ends the slide-in, so the shot shows where
+      // the banner rests.
+      const file = path.join(cfg.artifactsDir, `banner-${l}.png`);
+      await writeFile(file, await page.screenshot({ animations: 'disabled' }));
+      shots.push(file);
+    }
+    const rest = await banner.boundingBox();
+    assert.ok(rest.y >= 0 && rest.y + rest.height <= 700 + 0.5, `${l}: the banner fits in the viewport (${JSON.stringify(rest)})`);
+    await context.close();
+  }
+  return { languages: Object.keys(want), screenshots: shots };
 }
 
 const timer = setTimeout(() => {

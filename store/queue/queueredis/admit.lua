@@ -3,13 +3,14 @@
 -- ARGV[1]  key prefix
 -- ARGV[2]  per-tenant cap on live dedup keys
 -- ARGV[3]  cap accounting granularity, ms
--- ARGV[4]  msgpack flat array, 7 values per entry:
+-- ARGV[4]  msgpack flat array, 8 values per entry:
 --          tenant, dedup key, window ms (decimal string: Redis formats a
 --          Lua number argument with printf), conversion 0|1, revocation key
 --          ('' = no check), decided-at ms, record (the stream entry's value,
 --          encoded by the caller: tenant, event id, name, payload; see
---          record.go). Flat and complete so the loop below builds no table
---          and no string per entry.
+--          record.go), visitor ('' = none; stored as field u for
+--          EraseVisitor). Flat and complete so the loop below builds no
+--          table and no string per entry.
 -- Returns a string with one digit per entry: 1 queued, 2 duplicate,
 -- 3 revoked, 4 over cap.
 --
@@ -67,7 +68,7 @@ end
 
 local res = {}
 local seen = {}
-local akind, arec = {}, {} -- stream entries to write: kind, record
+local akind, arec, avis = {}, {}, {} -- stream entries to write: kind, record, visitor
 local mkey = {}            -- dedup marks set (undone on failure)
 local na, nm = 0, 0
 local ids = {}
@@ -77,7 +78,7 @@ local function undo()
 end
 
 -- Phase 1: decide, and mark what is new.
-for i = 1, #batch, 7 do
+for i = 1, #batch, 8 do
   local tid, dk, win, conv, rk, dec = batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5]
   local r
   if rk ~= '' then
@@ -107,20 +108,25 @@ for i = 1, #batch, 7 do
           local b = math.ceil((now + tonumber(win)) / gran) * gran
           s.add[b] = (s.add[b] or 0) + 1
           if b > s.maxb then s.maxb = b end
-          na = na + 1; akind[na] = '1'; arec[na] = batch[i + 6]
+          na = na + 1; akind[na] = '1'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7]
         else
           r = 2
         end
       end
     end
-    if r == 2 and conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = batch[i + 6] end
+    if r == 2 and conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = batch[i + 6]; avis[na] = batch[i + 7] end
   end
   res[#res + 1] = r
 end
 
 -- Phase 2: the stream entries.
 for j = 1, na do
-  local id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j])
+  local id
+  if avis[j] ~= '' then
+    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j], 'u', avis[j])
+  else
+    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j])
+  end
   if type(id) == 'table' and id.err then
     undo()
     return redis.error_reply('PGWXADD ' .. id.err)

@@ -29,7 +29,7 @@ func (q *Queue) DeadLetter(ctx context.Context, group string, m queue.Message, r
 	}
 	keys := []string{q.deadKey(m.TenantID), q.cfg.Prefix + ":dlseq", q.droppedKey(m.TenantID)}
 	err := q.dead.Run(ctx, q.rdb, keys, q.cfg.DeadLetterCap, group, strconv.Itoa(int(m.Kind)),
-		messageRecord(&m), queue.TruncateReason(reason)).Err()
+		messageRecord(&m), queue.TruncateReason(reason), m.VisitorID).Err()
 	if err != nil {
 		return fmt.Errorf("cannot store dead letter: %w", err)
 	}
@@ -79,7 +79,7 @@ func toDeadLetter(x redis.XMessage) (queue.DeadLetter, error) {
 	}
 	return queue.DeadLetter{
 		ID: seq, Group: str("g"), Kind: queue.Kind(kind).String(), TenantID: m.TenantID, EventID: m.EventID,
-		EventName: m.EventName, Reason: str("r"), At: time.UnixMilli(at), Payload: m.Payload,
+		EventName: m.EventName, Reason: str("r"), At: time.UnixMilli(at), Payload: m.Payload, VisitorID: str("u"),
 	}, nil
 }
 

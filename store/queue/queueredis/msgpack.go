@@ -19,7 +19,7 @@ func encodeBatch(prefix string, entries []queue.Entry) []byte {
 	size := 5
 	for i := range entries {
 		e := &entries[i]
-		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + len(e.VisitorID) + recordLen(e)
+		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + 2*len(e.VisitorID) + recordLen(e)
 	}
 	b := make([]byte, 0, size)
 	b = appendArrayHeader(b, entryFields*len(entries))
@@ -48,12 +48,14 @@ func encodeBatch(prefix string, entries []queue.Entry) []byte {
 		// The record, as a str whose length is known up front.
 		b = appendStrHeader(b, recordSize(e))
 		b = appendRecord(b, e)
+		// The visitor, kept with the stream entry (field u) for EraseVisitor.
+		b = appendStr(b, e.VisitorID)
 	}
 	return b
 }
 
 // entryFields is the number of msgpack values per entry in encodeBatch.
-const entryFields = 7
+const entryFields = 8
 
 func appendArrayHeader(b []byte, n int) []byte {
 	switch {

@@ -14,7 +14,9 @@
 //	<p>:dlseq                  the dead-letter id sequence (ids unique across tenants)
 //
 // A stream entry may carry a third field g: the one consumer group it is
-// for (a replayed dead letter); other groups acknowledge it unread.
+// for (a replayed dead letter); other groups acknowledge it unread. An
+// entry with a visitor carries field u, the visitor id (dead letters too),
+// for EraseVisitor (erase.go).
 //
 // Memory: a dedup mark is a 22-byte key (with the default prefix) holding a
 // shared integer. Measured on Redis 7.0 (BenchmarkDedupKeyMemory, 100,000
@@ -338,11 +340,12 @@ func toMessage(m redis.XMessage) (queue.Message, error) {
 	k, _ := m.Values["k"].(string)
 	v, _ := m.Values["v"].(string)
 	g, _ := m.Values["g"].(string)
+	u, _ := m.Values["u"].(string)
 	kind, err := strconv.ParseUint(k, 10, 8)
 	if err != nil {
 		return queue.Message{}, fmt.Errorf("entry %s: %w", m.ID, errBadRecord)
 	}
-	msg := queue.Message{ID: m.ID, Kind: queue.Kind(kind), Group: g}
+	msg := queue.Message{ID: m.ID, Kind: queue.Kind(kind), Group: g, VisitorID: u}
 	if err := parseRecord(v, &msg); err != nil {
 		return queue.Message{}, fmt.Errorf("entry %s: %w", m.ID, err)
 	}

@@ -17,14 +17,19 @@ for _, seq in ipairs(ARGV) do
   local e = redis.call('XRANGE', KEYS[1], id, id)
   if #e == 1 then
     local f = e[1][2]
-    local g, k, v
+    local g, k, v, u
     for i = 1, #f, 2 do
       if f[i] == 'g' then g = f[i + 1]
       elseif f[i] == 'k' then k = f[i + 1]
-      elseif f[i] == 'v' then v = f[i + 1] end
+      elseif f[i] == 'v' then v = f[i + 1]
+      elseif f[i] == 'u' then u = f[i + 1] end
     end
     if g and g ~= '' and k and v then
-      redis.call('XADD', KEYS[2], '*', 'k', k, 'v', v, 'g', g)
+      if u and u ~= '' then
+        redis.call('XADD', KEYS[2], '*', 'k', k, 'v', v, 'g', g, 'u', u)
+      else
+        redis.call('XADD', KEYS[2], '*', 'k', k, 'v', v, 'g', g)
+      end
       n = n + 1
     end
     redis.call('XDEL', KEYS[1], id)

@@ -24,7 +24,7 @@ func (q *Queue) DeadLetter(ctx context.Context, group string, m queue.Message, r
 	}
 	err := q.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, sqlDeadInsert, m.TenantID, group, int(m.Kind), m.EventID, m.EventName,
-			payload, queue.TruncateReason(reason), q.now()); err != nil {
+			payload, queue.TruncateReason(reason), q.now(), m.VisitorID); err != nil {
 			return err
 		}
 		var live int64
@@ -68,7 +68,7 @@ func (q *Queue) DeadLetters(ctx context.Context, tenantID string, limit int) ([]
 			kind, at int64
 			d        = queue.DeadLetter{TenantID: tenantID}
 		)
-		if err := rows.Scan(&id, &d.Group, &kind, &d.EventID, &d.EventName, &d.Reason, &at, &d.Payload); err != nil {
+		if err := rows.Scan(&id, &d.Group, &kind, &d.EventID, &d.EventName, &d.Reason, &at, &d.Payload, &d.VisitorID); err != nil {
 			_ = rows.Close()
 			return nil, fmt.Errorf("cannot list dead letters: %w", err)
 		}
@@ -111,11 +111,11 @@ func (q *Queue) Replay(ctx context.Context, tenantID string, ids []string) (int,
 			}
 			seen[id] = true
 			var (
-				group, eventID, name string
-				kind                 int
-				payload              []byte
+				group, eventID, name, visitor string
+				kind                          int
+				payload                       []byte
 			)
-			err = tx.QueryRowContext(ctx, sqlDeadGet, id, tenantID).Scan(&group, &kind, &eventID, &name, &payload)
+			err = tx.QueryRowContext(ctx, sqlDeadGet, id, tenantID).Scan(&group, &kind, &eventID, &name, &payload, &visitor)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -125,7 +125,7 @@ func (q *Queue) Replay(ctx context.Context, tenantID string, ids []string) (int,
 			if payload == nil {
 				payload = []byte{}
 			}
-			if _, err := tx.ExecContext(ctx, sqlEntryInsertTargeted, kind, tenantID, eventID, name, payload, group); err != nil {
+			if _, err := tx.ExecContext(ctx, sqlEntryInsertTargeted, kind, tenantID, eventID, name, payload, group, visitor); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, sqlDeadDelete, id); err != nil {

@@ -125,7 +125,7 @@ func Open(ctx context.Context, path string, opts Options) (*Queue, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot create queue schema: %w", err)
 	}
-	if err := addTargetColumn(ctx, db); err != nil {
+	if err := addColumns(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot update queue schema: %w", err)
 	}
@@ -137,22 +137,32 @@ func Open(ctx context.Context, path string, opts Options) (*Queue, error) {
 	return q, nil
 }
 
-// addTargetColumn adds entry.target_group to a queue file created before
-// dead letters existed. Another process may add it at the same moment: a
-// failed ALTER is fine if the column is there afterwards.
-func addTargetColumn(ctx context.Context, db *sql.DB) error {
-	has := func() (bool, error) {
-		var n int
-		err := db.QueryRowContext(ctx, sqlHasTargetColumn).Scan(&n)
-		return n > 0, err
-	}
-	ok, err := has()
-	if err != nil || ok {
-		return err
-	}
-	if _, aerr := db.ExecContext(ctx, sqlAddTargetColumn); aerr != nil {
-		if ok, err := has(); err != nil || !ok {
-			return aerr
+// addColumns adds the columns later versions introduced to a queue file
+// created before them: entry.target_group (dead letters), entry.visitor_id
+// and dead_letter.visitor_id (erasure). Another process may add one at the
+// same moment: a failed ALTER is fine if the column is there afterwards.
+func addColumns(ctx context.Context, db *sql.DB) error {
+	for _, c := range []struct{ table, column, ddl string }{
+		{"entry", "target_group", `ALTER TABLE entry ADD COLUMN target_group TEXT NOT NULL DEFAULT ''`},
+		{"entry", "visitor_id", `ALTER TABLE entry ADD COLUMN visitor_id TEXT NOT NULL DEFAULT ''`},
+		{"dead_letter", "visitor_id", `ALTER TABLE dead_letter ADD COLUMN visitor_id TEXT NOT NULL DEFAULT ''`},
+	} {
+		has := func() (bool, error) {
+			var n int
+			err := db.QueryRowContext(ctx, sqlHasColumn, c.table, c.column).Scan(&n)
+			return n > 0, err
+		}
+		ok, err := has()
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		if _, aerr := db.ExecContext(ctx, c.ddl); aerr != nil {
+			if ok, err := has(); err != nil || !ok {
+				return aerr
+			}
 		}
 	}
 	return nil
@@ -342,7 +352,7 @@ func insertEntry(ctx context.Context, stmt *sql.Stmt, kind queue.Kind, e *queue.
 	if payload == nil {
 		payload = []byte{}
 	}
-	if _, err := stmt.ExecContext(ctx, int(kind), e.TenantID, e.EventID, e.EventName, payload); err != nil {
+	if _, err := stmt.ExecContext(ctx, int(kind), e.TenantID, e.EventID, e.EventName, payload, e.VisitorID); err != nil {
 		return fmt.Errorf("cannot enqueue entry: %w", err)
 	}
 	return nil
@@ -468,7 +478,7 @@ func entriesAfter(ctx context.Context, tx *sql.Tx, group string, after int64, n 
 			kind int
 			m    queue.Message
 		)
-		if err := rows.Scan(&id, &kind, &m.TenantID, &m.EventID, &m.EventName, &m.Payload, &m.Group); err != nil {
+		if err := rows.Scan(&id, &kind, &m.TenantID, &m.EventID, &m.EventName, &m.Payload, &m.Group, &m.VisitorID); err != nil {
 			_ = rows.Close()
 			return nil, nil, 0, 0, fmt.Errorf("cannot read entries: %w", err)
 		}
@@ -519,7 +529,7 @@ func (q *Queue) Reclaim(ctx context.Context, group, consumer string, minIdle tim
 					r    row
 					kind int
 				)
-				if err := rows.Scan(&r.id, &r.exists, &kind, &r.m.TenantID, &r.m.EventID, &r.m.EventName, &r.m.Payload, &r.m.Group); err != nil {
+				if err := rows.Scan(&r.id, &r.exists, &kind, &r.m.TenantID, &r.m.EventID, &r.m.EventName, &r.m.Payload, &r.m.Group, &r.m.VisitorID); err != nil {
 					_ = rows.Close()
 					return fmt.Errorf("cannot read pending entries: %w", err)
 				}

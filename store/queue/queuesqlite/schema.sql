@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS entry (
     event_id   TEXT NOT NULL,
     event_name TEXT NOT NULL,
     payload    BLOB NOT NULL,
-    target_group TEXT NOT NULL DEFAULT '' -- '' every group; else only that group (a replayed dead letter)
+    target_group TEXT NOT NULL DEFAULT '', -- '' every group; else only that group (a replayed dead letter)
+    visitor_id TEXT NOT NULL DEFAULT ''    -- Entry.VisitorID, for EraseVisitor
 );
 
 -- Consumer groups: last_id is the last entry delivered to the group.
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS pending (
 
 -- Dead letters: messages a consumer group gave up on, per tenant, newest
 -- by id. (Files created before dead letters existed get entry.target_group
--- from Open.)
+-- from Open; files created before erasure get the visitor_id columns.)
 CREATE TABLE IF NOT EXISTS dead_letter (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id  TEXT NOT NULL,
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     event_name TEXT NOT NULL,
     payload    BLOB NOT NULL,
     reason     TEXT NOT NULL,
-    at         INTEGER NOT NULL
+    at         INTEGER NOT NULL,
+    visitor_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS dead_letter_tenant ON dead_letter (tenant_id, id);
 

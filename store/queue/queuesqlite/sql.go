@@ -23,13 +23,19 @@ const (
 	sqlLiveAdd     = `UPDATE dedup_count SET live = max(live + ?2, 0) WHERE tenant_id = ?1`
 	sqlLiveTenants = `SELECT tenant_id FROM dedup_count`
 
-	sqlEntryInsert  = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload) VALUES (?, ?, ?, ?, ?)`
-	sqlEntriesAfter = `SELECT id, kind, tenant_id, event_id, event_name, payload, target_group FROM entry
+	sqlEntryInsert  = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload, visitor_id) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlEntriesAfter = `SELECT id, kind, tenant_id, event_id, event_name, payload, target_group, visitor_id FROM entry
 		WHERE id > ? ORDER BY id LIMIT ?`
-	sqlEntryInsertTargeted = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload, target_group)
-		VALUES (?, ?, ?, ?, ?, ?)`
-	sqlHasTargetColumn = `SELECT count(*) FROM pragma_table_info('entry') WHERE name = 'target_group'`
-	sqlAddTargetColumn = `ALTER TABLE entry ADD COLUMN target_group TEXT NOT NULL DEFAULT ''`
+	sqlEntryInsertTargeted = `INSERT INTO entry (kind, tenant_id, event_id, event_name, payload, target_group, visitor_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlHasColumn = `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+
+	// EraseVisitor: the visitor's entries (and their pending rows) and
+	// dead letters, of one tenant.
+	sqlErasePending = `DELETE FROM pending WHERE entry_id IN
+		(SELECT id FROM entry WHERE tenant_id = ? AND visitor_id = ?)`
+	sqlEraseEntries = `DELETE FROM entry WHERE tenant_id = ? AND visitor_id = ?`
+	sqlEraseDead    = `DELETE FROM dead_letter WHERE tenant_id = ? AND visitor_id = ?`
 	// Everything below the oldest entry some group still needs: its oldest
 	// pending entry, or the one after its last delivered. NULL: no group.
 	sqlTrimFloor = `SELECT min(coalesce(
@@ -45,30 +51,32 @@ const (
 	// A group's pending entries idle since ?3 or before, after entry ?2;
 	// the entry's columns are NULL when it is gone.
 	sqlPendingIdle = `SELECT p.entry_id, e.id IS NOT NULL, coalesce(e.kind, 0), coalesce(e.tenant_id, ''),
-			coalesce(e.event_id, ''), coalesce(e.event_name, ''), e.payload, coalesce(e.target_group, '')
+			coalesce(e.event_id, ''), coalesce(e.event_name, ''), e.payload, coalesce(e.target_group, ''),
+			coalesce(e.visitor_id, '')
 		FROM pending p LEFT JOIN entry e ON e.id = p.entry_id
 		WHERE p.group_name = ?1 AND p.entry_id > ?2 AND p.delivered_at <= ?3
 		ORDER BY p.entry_id LIMIT ?4`
 	sqlPendingClaim = `UPDATE pending SET consumer = ?, delivered_at = ? WHERE group_name = ? AND entry_id = ?`
 
-	sqlDeadInsert = `INSERT INTO dead_letter (tenant_id, group_name, kind, event_id, event_name, payload, reason, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlDeadInsert = `INSERT INTO dead_letter (tenant_id, group_name, kind, event_id, event_name, payload, reason, at, visitor_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlDeadCountAdd = `INSERT INTO dead_letter_count (tenant_id, live, dropped) VALUES (?, 1, 0)
 		ON CONFLICT (tenant_id) DO UPDATE SET live = live + 1 RETURNING live`
 	sqlDeadDropOldest = `DELETE FROM dead_letter WHERE id IN
 		(SELECT id FROM dead_letter WHERE tenant_id = ? ORDER BY id LIMIT ?)`
 	sqlDeadCountDrop = `UPDATE dead_letter_count SET live = max(live - ?2, 0), dropped = dropped + ?2 WHERE tenant_id = ?1`
 	sqlDeadCountSub  = `UPDATE dead_letter_count SET live = max(live - ?2, 0) WHERE tenant_id = ?1`
-	sqlDeadList      = `SELECT id, group_name, kind, event_id, event_name, reason, at, payload FROM dead_letter
+	sqlDeadList      = `SELECT id, group_name, kind, event_id, event_name, reason, at, payload, visitor_id FROM dead_letter
 		WHERE tenant_id = ? ORDER BY id DESC LIMIT ?`
 	sqlDeadDropped = `SELECT dropped FROM dead_letter_count WHERE tenant_id = ?`
-	sqlDeadGet     = `SELECT group_name, kind, event_id, event_name, payload FROM dead_letter
+	sqlDeadGet     = `SELECT group_name, kind, event_id, event_name, payload, visitor_id FROM dead_letter
 		WHERE id = ? AND tenant_id = ?`
 	sqlDeadDelete = `DELETE FROM dead_letter WHERE id = ?`
 
-	// Per group: entries after its last delivered one (ids are never reused
-	// and nothing after a group's position is ever deleted, so the sequence
-	// minus last_id counts them) plus its pending ones; the worst group.
+	// Per group: entries after its last delivered one (ids are never reused,
+	// so the sequence minus last_id counts them; after EraseVisitor deleted
+	// entries beyond a group's position it over-counts them until the group
+	// reads past) plus its pending ones; the worst group.
 	sqlLag = `SELECT coalesce(max(
 			coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entry'), 0) - g.last_id
 			+ (SELECT count(*) FROM pending p WHERE p.group_name = g.name)), 0)

@@ -74,6 +74,8 @@ func Exercise(t *testing.T, open func(t *testing.T) queue.Queue) {
 		{"DeadLetterCapDropsOldest", testDeadLetterCap},
 		{"ReplayReachesOnlyItsGroup", testReplay},
 		{"ReplayIgnoresOtherTenants", testReplayIsolation},
+		{"EraseVisitor", testEraseVisitor},
+		{"EraseVisitorKeepsReplayedVisitor", testEraseReplayed},
 		{"Ping", func(t *testing.T, q queue.Queue) { require.NoError(t, q.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -965,4 +967,114 @@ func BenchReclaim(b *testing.B, q queue.Queue) {
 		}
 	}
 	b.ReportMetric(float64(b.N*pending)/time.Since(start).Seconds(), "entries/s")
+}
+
+// visitorEntry is e of the visitor.
+func visitorEntry(e queue.Entry, visitor string) queue.Entry {
+	e.VisitorID = visitor
+	return e
+}
+
+// testEraseVisitor: the visitor's entries of the tenant go from the queue
+// (unread, pending, merge entries) and from the tenant's dead letters;
+// other tenants' and visitors' entries stay; it is idempotent; a consumer
+// that had read an erased entry can still acknowledge it.
+func testEraseVisitor(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	ta, tb := ID(), ID()
+	v1, v2 := ID(), ID()
+	read(t, q, "g1", "c", 1) // create the groups first
+	read(t, q, "g2", "c", 1)
+
+	buy := purchase(ta, ID())
+	res := admit(t, q,
+		visitorEntry(buy, v1),
+		visitorEntry(pageView(ta, ID()), v1),
+		visitorEntry(pageView(ta, ID()), v2),
+		visitorEntry(pageView(tb, ID()), v1), // same visitor id, other tenant
+		pageView(ta, ID()),                   // no visitor
+	)
+	require.Equal(t, []queue.Result{queue.Queued, queue.Queued, queue.Queued, queue.Queued, queue.Queued}, res)
+	require.Equal(t, []queue.Result{queue.Duplicate}, admit(t, q, visitorEntry(buy, v1)), "a merge entry of v1")
+
+	// g1 has read (not acknowledged) the first two: pending.
+	pending := read(t, q, "g1", "c", 2)
+	require.Len(t, pending, 2)
+	require.Equal(t, []string{v1, v1}, []string{pending[0].VisitorID, pending[1].VisitorID}, "Message carries the visitor")
+
+	dl := func(tenant, visitor string) queue.Message {
+		m := msgOf(tenant, queue.KindEvent, "purchase", []byte("dead:"+visitor))
+		m.VisitorID = visitor
+		return m
+	}
+	require.NoError(t, q.DeadLetter(ctx, "meta", dl(ta, v1), "permanent"))
+	require.NoError(t, q.DeadLetter(ctx, "google", dl(ta, v1), "permanent"))
+	require.NoError(t, q.DeadLetter(ctx, "meta", dl(ta, v2), "permanent"))
+	require.NoError(t, q.DeadLetter(ctx, "meta", dl(tb, v1), "permanent"))
+	require.Equal(t, v2, deadLetters(t, q, ta, 10)[0].VisitorID, "DeadLetter keeps the visitor")
+
+	er, err := q.EraseVisitor(ctx, ta, v1)
+	require.NoError(t, err)
+	require.Equal(t, queue.Erasure{Entries: 3, DeadLetters: 2}, er, "two events and the merge entry; two letters")
+
+	// What is left, for every group: no entry of (ta, v1).
+	left := func(msgs []queue.Message) []string {
+		var out []string
+		for _, m := range msgs {
+			require.False(t, m.TenantID == ta && m.VisitorID == v1, "erased entry %s returned", m.ID)
+			out = append(out, m.TenantID+"/"+m.VisitorID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{ta + "/", ta + "/" + v2, tb + "/" + v1}
+	slices.Sort(want)
+	require.Equal(t, want, left(drain(t, q, "g2")))
+	require.Equal(t, want, left(drain(t, q, "g1")))
+	require.Empty(t, reclaim(t, q, "g1", "other", 0, 10), "erased pending entries are not reclaimed")
+	require.NoError(t, q.Ack(ctx, "g1", ids(pending)...), "acknowledging an erased entry is harmless")
+
+	letters := deadLetters(t, q, ta, 10)
+	require.Len(t, letters, 1)
+	require.Equal(t, v2, letters[0].VisitorID)
+	require.Len(t, deadLetters(t, q, tb, 10), 1, "other tenant's letter of the same visitor id kept")
+
+	// Idempotent, and nothing for empty ids.
+	er, err = q.EraseVisitor(ctx, ta, v1)
+	require.NoError(t, err)
+	require.Zero(t, er)
+	for _, args := range [][2]string{{"", v2}, {ta, ""}, {"", ""}} {
+		er, err = q.EraseVisitor(ctx, args[0], args[1])
+		require.NoError(t, err)
+		require.Zero(t, er)
+	}
+	require.Len(t, deadLetters(t, q, ta, 10), 1)
+
+	// The dead-letter cap still counts right after an erasure: filling
+	// the tenant's set to the cap drops nothing more than needed.
+	for range DeadLetterCap - 1 {
+		require.NoError(t, q.DeadLetter(ctx, "meta", dl(ta, v2), "permanent"))
+	}
+	require.Len(t, deadLetters(t, q, ta, 100), DeadLetterCap)
+	require.Zero(t, dropped(t, q, ta))
+}
+
+// testEraseReplayed: a replayed dead letter keeps its visitor, so an
+// erasure after the replay still finds it.
+func testEraseReplayed(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	tenant, visitor := ID(), ID()
+	read(t, q, "meta", "c", 1)
+	m := msgOf(tenant, queue.KindEvent, "purchase", []byte("x"))
+	m.VisitorID = visitor
+	require.NoError(t, q.DeadLetter(ctx, "meta", m, "permanent"))
+	letters := deadLetters(t, q, tenant, 10)
+	require.Len(t, letters, 1)
+	n, err := q.Replay(ctx, tenant, []string{letters[0].ID})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	er, err := q.EraseVisitor(ctx, tenant, visitor)
+	require.NoError(t, err)
+	require.Equal(t, queue.Erasure{Entries: 1}, er)
+	require.Empty(t, drain(t, q, "meta"))
 }
