@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -94,38 +92,7 @@ var deliveryPlatforms = []string{platformsim.Meta, platformsim.Google, platforms
 // extra are PIXELGW_* settings for every process.
 func newFleet(t *testing.T, seed uint64, extra ...string) *fleet {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (run `make deps`): %v", err)
-	}
-	defer conn.Close(ctx)
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis is required in CI: %v", err)
-		}
-		t.Skipf("Redis unreachable (run `make deps`): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	schema, prefix := "pgw_e2e_"+suffix, "pgwtest"+suffix
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresDSN())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-		iter := rdb.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			rdb.Del(context.Background(), iter.Val())
-		}
-	})
+	schema, prefix, rdb := scaledStores(t)
 
 	sim := platformsim.New(platformsim.Options{Seed: seed})
 	tags := &taggedSim{sim: sim, inflight: map[string]int{}}
@@ -133,10 +100,7 @@ func newFleet(t *testing.T, seed uint64, extra ...string) *fleet {
 	t.Cleanup(srv.Close)
 	t.Cleanup(sim.Close) // releases delayed requests before the server closes
 
-	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
-		"PIXELGW_MODE=scaled",
-		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
-		"PIXELGW_REDIS_PREFIX="+prefix,
+	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_RATE_LIMIT_PER_IP=100000", "PIXELGW_EDGE_RATE_LIMIT_BURST_IP=100000",
 		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
 		"PIXELGW_LOG_LEVEL=warn",

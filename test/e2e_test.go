@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -126,30 +123,7 @@ func postgresDSN() string {
 
 func TestScaledModeOnPostgres(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (run `make deps`): %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := "pgw_e2e_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresDSN())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-
-	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
-		"PIXELGW_MODE=scaled",
-		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
-	)
+	env := scaledTestEnv(t)
 	_, errOut, code := pixelgw(t, env, "serve")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "pixelgw migrate")

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/proxy/tenant"
@@ -86,44 +83,8 @@ func cookieHdr(cs map[string]string) string {
 func TestTwoEdgesShareOneRedis(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (run `make deps`): %v", err)
-	}
-	defer conn.Close(ctx)
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis is required in CI: %v", err)
-		}
-		t.Skipf("Redis unreachable (run `make deps`): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	schema, prefix := "pgw_e2e_"+suffix, "pgwtest"+suffix
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresDSN())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-		r := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		defer r.Close()
-		iter := r.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			r.Del(context.Background(), iter.Val())
-		}
-	})
-
-	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
-		"PIXELGW_MODE=scaled",
-		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
-		"PIXELGW_REDIS_PREFIX="+prefix,
+	schema, prefix, rdb := scaledStores(t)
+	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_MAX_LIVE_IDS_PER_TENANT=40",
 		"PIXELGW_EDGE_RATE_LIMIT_PER_IP=100000", "PIXELGW_EDGE_RATE_LIMIT_BURST_IP=100000",
 	)

@@ -2,13 +2,11 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,58 +14,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/test/platformsim"
 )
-
-// scaledTestEnv is the env of a scaled instance on a fresh PostgreSQL schema
-// and Redis prefix (both dropped at cleanup); it skips (fails in CI) when
-// either is unreachable.
-func scaledTestEnv(t *testing.T) []string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (run `make deps`): %v", err)
-	}
-	defer conn.Close(ctx)
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis is required in CI: %v", err)
-		}
-		t.Skipf("Redis unreachable (run `make deps`): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	schema, prefix := "pgw_ev_"+suffix, "pgwevtest"+suffix
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresDSN())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-		r := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		defer r.Close()
-		iter := r.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			r.Del(context.Background(), iter.Val())
-		}
-	})
-	return append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
-		"PIXELGW_MODE=scaled",
-		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
-		"PIXELGW_REDIS_PREFIX="+prefix,
-	)
-}
 
 // keyReq sends a JSON body to the API with a tenant API key (X-API-Key)
 // and returns the status and the raw body.

@@ -1,0 +1,71 @@
+package test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// scaledStores gives one test a fresh PostgreSQL schema and Redis key
+// prefix (both dropped at cleanup) and a Redis client (closed at cleanup).
+// It skips when PostgreSQL or Redis is unreachable, and fails instead in CI.
+func scaledStores(t *testing.T) (schema, prefix string, rdb *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	unreachable := func(what string, err error) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", what, err)
+		}
+		t.Skipf("%s unreachable (run `make deps`): %v", what, err)
+	}
+	conn, err := pgx.Connect(ctx, postgresDSN())
+	if err != nil {
+		unreachable("PostgreSQL", err)
+	}
+	defer conn.Close(ctx)
+	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		unreachable("Redis", err)
+	}
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	schema, prefix = "pgw_e2e_"+suffix, "pgwtest"+suffix
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if c, err := pgx.Connect(ctx, postgresDSN()); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+	return schema, prefix, rdb
+}
+
+// scaledEnv is the environment of a scaled instance on schema and prefix
+// (scaledStores), with a fresh data dir and master key.
+func scaledEnv(t *testing.T, schema, prefix string) []string {
+	t.Helper()
+	return append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
+		"PIXELGW_MODE=scaled",
+		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
+		"PIXELGW_REDIS_PREFIX="+prefix,
+	)
+}
+
+// scaledTestEnv is the environment of a scaled instance on fresh stores.
+func scaledTestEnv(t *testing.T) []string {
+	t.Helper()
+	schema, prefix, _ := scaledStores(t)
+	return scaledEnv(t, schema, prefix)
+}
