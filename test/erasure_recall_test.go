@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -180,25 +181,18 @@ func TestErasureRecallsHeldEvent(t *testing.T) {
 	require.NoError(t, err)
 	poll(func() bool { return time.Now().After(revokedAt.Truncate(time.Second).Add(time.Second)) }, "clock")
 	c2 := newCanaries()
-	cookies2 := consent(c2, cookies)
-	if v := cookies2["jaraba_visitor_id"]; v != "" {
-		cookies["jaraba_visitor_id"] = v
-	}
-	maps := map[string]string{}
-	for k, v := range cookies {
-		maps[k] = v
-	}
-	for k, v := range cookies2 {
-		maps[k] = v
-	}
-	later := purchase(c2, maps)
+	maps.Copy(cookies, consent(c2, cookies)) // the new consent cookie, the same visitor id
+	later := purchase(c2, cookies)
 
 	// The held purchase is recorded "erased" for every pixel and sent to
 	// none; the later one is delivered.
 	poll(func() bool { return len(sent(later)) > 0 && outcomes(held)["erased"] > 0 },
 		"the later purchase never delivered, or the held one never recorded erased")
-	poll(func() bool { return len(outcomes(held)) == 1 && outcomes(held)["erased"] == outcomes(later)["delivered"] },
-		"every pixel's outcome of the held purchase")
+	allErased := func() bool {
+		got := outcomes(held)
+		return len(got) == 1 && got["erased"] == outcomes(later)["delivered"]
+	}
+	poll(allErased, "every pixel's outcome of the held purchase is erased")
 	require.Empty(t, sent(held), "the held purchase reached a platform")
 	for name, v := range c.all() {
 		require.Empty(t, sent(v), "the erased visitor's %s reached a platform", name)
