@@ -20,6 +20,8 @@
 // Dead letters live in table dead_letter (per tenant, capped by
 // Options.DeadLetterCap with dead_letter_count keeping the live and dropped
 // counts); DeadLetter and Replay are one transaction each (deadletter.go).
+// EraseVisitor's markers live in table erasure, purged with the expired
+// revocations (erase.go).
 package queuesqlite
 
 import (
