@@ -200,8 +200,10 @@ func (a *API) GetConsent(ctx context.Context, tenantID, visitorID string) (Conse
 // recorded (it refuses the visitor's later server events) and the erasure
 // runs.
 //
-// Not recalled: an event the delivery engine had already read (in flight,
-// e.g. waiting in its merge window) may still be delivered and audited.
+// The queue's erasure also leaves a marker (time now, kept the cookie
+// lifetime) that the delivery engine checks before it sends or audits an
+// event it had already read (e.g. waiting in its merge window): the
+// visitor's events received up to now are dropped there too.
 func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (ConsentErasure, error) {
 	latest, err := a.store.LatestConsent(ctx, tenantID, visitorID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -227,7 +229,7 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 	}
 	out := ConsentErasure{Revocation: consentView(rev), Erased: map[string]int64{}, Pending: []string{}}
 	if a.qer != nil {
-		qe, err := a.qer.EraseVisitor(ctx, tenantID, visitorID)
+		qe, err := a.qer.EraseVisitor(ctx, tenantID, visitorID, now, ConsentDecisionTTL)
 		if err != nil {
 			a.log.ErrorContext(ctx, "cannot erase queued entries", slog.String("tenant", tenantID),
 				slog.String("request_id", requestID(ctx)), slog.String("error", err.Error()))

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,9 +12,10 @@ import (
 )
 
 // QueueEraser removes a visitor's queued-but-undelivered entries and dead
-// letters (queue.Queue satisfies it).
+// letters and records the erasure (at, kept ttl) for the delivery engine
+// (queue.Queue satisfies it).
 type QueueEraser interface {
-	EraseVisitor(ctx context.Context, tenantID, visitorID string) (queue.Erasure, error)
+	EraseVisitor(ctx context.Context, tenantID, visitorID string, at time.Time, ttl time.Duration) (queue.Erasure, error)
 }
 
 // consentMetrics counts consent decisions made through the API, by the

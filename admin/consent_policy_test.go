@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -156,6 +157,12 @@ func TestEventsServerLegalBasis(t *testing.T) {
 	for _, m := range queued(t, w.q) {
 		require.NotEqual(t, stranger, m.VisitorID)
 	}
+	// The erasure is recorded for the delivery engine (events it had
+	// already read are dropped), at the revocation's time.
+	marks, err := w.q.ErasedAt(t.Context(), w.tn.ID, []string{stranger, w.visitor, refused})
+	require.NoError(t, err)
+	require.Len(t, marks, 2, "the stranger's and w.visitor's erasures; no marker for a mere refusal")
+	require.Equal(t, er.Revocation.CreatedAt.UnixMilli(), marks[stranger].UnixMilli())
 	r, ev = eventConsentOf(t, w, stranger)
 	require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
 	require.Nil(t, ev)
@@ -277,7 +284,7 @@ func apiDecisions(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 
 type failingEraser struct{}
 
-func (failingEraser) EraseVisitor(context.Context, string, string) (queue.Erasure, error) {
+func (failingEraser) EraseVisitor(context.Context, string, string, time.Time, time.Duration) (queue.Erasure, error) {
 	return queue.Erasure{}, errors.New("redis: i/o timeout at 10.0.0.5")
 }
 

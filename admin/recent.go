@@ -72,7 +72,7 @@ func (a *API) handleRecentEvents(w http.ResponseWriter, r *http.Request, p princ
 		return fieldError("platform", "must be one of meta, google, linkedin, tiktok, twitter")
 	}
 	if status != "" && !validOutcome(status) {
-		return fieldError("status", "must be one of delivered, retrying, failed, dead, skipped, merged, unconfirmed")
+		return fieldError("status", "must be one of delivered, retrying, failed, dead, skipped, merged, unconfirmed, erased")
 	}
 	if source != "" && !recentSources[source] {
 		return fieldError("source", "must be client, server or both")
@@ -161,7 +161,7 @@ func isPlatform(p string) bool {
 
 func validOutcome(s string) bool {
 	switch s {
-	case "delivered", "retrying", "failed", "dead", "skipped", "merged", "unconfirmed":
+	case "delivered", "retrying", "failed", "dead", "skipped", "merged", "unconfirmed", "erased":
 		return true
 	}
 	return false

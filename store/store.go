@@ -240,7 +240,7 @@ type DeliveryOutcome struct {
 	EventID    string
 	PixelUUID  string
 	Platform   string
-	Status     string // delivered|retrying|failed|dead|skipped|merged|unconfirmed
+	Status     string // delivered|retrying|failed|dead|skipped|merged|unconfirmed|erased
 	Attempts   int
 	ResponseID string // PlatformResponse.ID of the request that carried it, if any
 	CreatedAt  time.Time

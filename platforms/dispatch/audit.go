@@ -74,6 +74,7 @@ func (e *Engine) reclaimAudit(readCtx, workCtx context.Context) bool {
 // backoff; false when cut short by Stop (nothing acknowledged).
 func (e *Engine) writeAudit(ctx context.Context, msgs []queue.Message) bool {
 	evs := make([]store.AuditEvent, 0, len(msgs))
+	xs := make([]erasable, 0, len(msgs))
 	ids := make([]string, 0, len(msgs))
 	var dec eventDecoder
 	for i := range msgs {
@@ -87,6 +88,31 @@ func (e *Engine) writeAudit(ctx context.Context, msgs []queue.Message) bool {
 			continue // recorded "failed" by the platform loops
 		}
 		evs = append(evs, e.auditEvent(&ev))
+		xs = append(xs, erasable{tenant: m.TenantID, received: ev.Received, visitors: []string{ev.VisitorID, m.VisitorID}})
+	}
+	// The rows of erased visitors are never written (their entries are
+	// acknowledged); nothing is written before the check succeeded.
+	for attempt := 1; len(evs) > 0; attempt++ {
+		drop, err := e.erased(ctx, xs)
+		if err == nil {
+			if drop != nil {
+				kept := evs[:0]
+				for i := range evs {
+					if !drop[i] {
+						kept = append(kept, evs[i])
+					}
+				}
+				evs = kept
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		e.log.Warn("cannot check erasures before auditing, retrying", "events", len(evs), "err", err)
+		if !sleep(ctx, e.backoff(attempt, 0)) {
+			return false
+		}
 	}
 	for attempt := 1; len(evs) > 0; attempt++ {
 		err := e.d.Audit.AppendEvents(ctx, evs)

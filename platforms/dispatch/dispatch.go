@@ -18,7 +18,8 @@
 // batch. A batch is sent when it reaches the adapter's MaxBatch or has
 // waited Config.MaxWait, with at most Config.MaxInFlight requests in flight
 // per platform (the loop stops reading while they are all busy). The answer
-// is classified: nil → "delivered"; *platforms.RetryableError → "retrying",
+// is classified (after the erasure check below, which may record
+// "erased"): nil → "delivered"; *platforms.RetryableError → "retrying",
 // the batch is sent again after an exponential backoff with jitter that
 // honours Retry-After (capped at Config.BackoffMax), up to
 // Config.AttemptsFor(platform) requests (Config.Attempts unless the
@@ -81,6 +82,30 @@
 // dead letter carries the queued payload, or, when merge entries were
 // folded into the event, the merged event (platforms.EncodeRecord), so a
 // replay sends the identifiers the first attempts sent.
+//
+// Erasure (erased.go): the admin API's DELETE of a visitor's consent
+// removes their entries from the queue, but not what this engine already
+// read (waiting in the merge window, batched, between retries). So right
+// before each request (the first and every retry) the engine asks the
+// queue, once per batch (queue.Queue.ErasedAt, one round trip), whether
+// the batch's visitors were erased — the event's visitor, its queue
+// entry's and those of merge entries folded into it — and drops each event
+// received at or before its visitor's erasure (compared in milliseconds):
+// outcome "erased" for that pixel, no request, no dead letter, acknowledged
+// like a final outcome. An event received after the erasure is sent: the
+// visitor consented again (the edge and the events API admit a revoked
+// visitor's events only with a newer decision). The audit group makes the
+// same check (one lookup per tenant of a read) before it writes rows, and
+// writes none for such events; the recorder makes it before it stores dead
+// letters. A failed check sends and writes nothing: for a batch it counts
+// as a retryable failure (an attempt without a request, "retrying"), for
+// the audit and the dead letters it is retried with backoff. The check
+// reads the payload's visitor too, so entries queued without a visitor
+// field (older versions), which the queue's erasure scan cannot find, are
+// dropped as well. Not recalled: a request already on the wire when the
+// erasure lands, and an audit row or dead letter whose check passed just
+// before the erasure and whose write commits just after it (the store's
+// erasure may then have run before the write: a window of one write).
 //
 // Every request's answer is appended once (store.PlatformResponse) and the
 // outcomes reference it. Outcomes and answers are appended in batches by
@@ -152,6 +177,9 @@ const (
 	// StatusUnconfirmed: a browser conversion not sent to a pixel with
 	// ConfirmBrowserConversions, for want of a server copy in the window.
 	StatusUnconfirmed = "unconfirmed"
+	// StatusErased: the event's visitor was erased (EraseVisitor) at or
+	// after the event was received, while the engine held it; not sent.
+	StatusErased = "erased"
 )
 
 // AuditGroup is the consumer group that writes the accepted-event rows.

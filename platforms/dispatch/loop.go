@@ -66,6 +66,9 @@ type msgState struct {
 	// before the first send when merges is not empty): what a dead letter
 	// carries.
 	merged *platforms.Event
+	// received is the event's Received (zero: undecodable), for the
+	// erasure check of its dead letter.
+	received time.Time
 }
 
 // ackIDs are the ids acknowledged once every pixel's outcome is written.
@@ -97,8 +100,9 @@ type waiter struct {
 
 // deadLetter is a DeadLetter call the recorder makes before the ack.
 type deadLetter struct {
-	msg    queue.Message
-	reason string
+	msg      queue.Message
+	reason   string
+	received time.Time // msgState.received
 }
 
 type item struct {
@@ -252,7 +256,7 @@ func (l *loop) letter(r *record, ms *msgState, reason string) {
 				l.e.log.Warn("dead letter keeps the queued payload: merged event not encodable", "group", l.group, "id", m.ID, "err", err)
 			}
 		}
-		r.dead = append(r.dead, deadLetter{msg: m, reason: reason})
+		r.dead = append(r.dead, deadLetter{msg: m, reason: reason, received: ms.received})
 	}
 }
 
@@ -288,7 +292,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 			settled.acks = append(settled.acks, m.ID)
 			continue
 		}
-		ms := &msgState{msg: m}
+		ms := &msgState{msg: m, received: ev.Received}
 		if !reclaimed && ev.Class == platforms.ClassConversion && l.e.cfg.MergeWindow > 0 && l.wait(ms, &ev) {
 			continue
 		}
@@ -557,12 +561,26 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 	defer l.senders.Done()
 	items := b.items
 	for attempt := 1; ; attempt++ {
+		// Erasure check before every request; a failed check sends
+		// nothing and counts as a retryable failure.
+		var err error
+		if items, err = l.dropErased(workCtx, b.pixel, items, attempt-1); err == nil && len(items) == 0 {
+			<-l.sem
+			return
+		}
+		var resp platforms.Response
+		sent := err == nil
+		if !sent {
+			l.e.log.Warn("cannot check erasures before sending, retrying", "platform", l.platform, "pixel", b.pixel.UUID, "err", err)
+		}
 		evs := make([]*platforms.Event, len(items))
 		for i := range items {
 			evs[i] = items[i].ev
 		}
 		start := time.Now()
-		resp, err := l.dest.Send(workCtx, b.pixel, evs)
+		if sent {
+			resp, err = l.dest.Send(workCtx, b.pixel, evs)
+		}
 		<-l.sem
 		if workCtx.Err() != nil {
 			return // cut short by Stop: nothing recorded, nothing acknowledged
@@ -578,7 +596,9 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 			})
 		}
 		vs, retryAfter, auth := classify(err, len(items))
-		l.m.observe(result(err), time.Since(start))
+		if sent {
+			l.m.observe(result(err), time.Since(start))
+		}
 		// The health callbacks fire only on a change of the stored light
 		// (as of the last snapshot), so a pixel that stays red is not
 		// written again and again.
@@ -727,6 +747,9 @@ func (l *loop) write(ctx context.Context, r *record) {
 			return l.e.d.Audit.AppendOutcomes(ctx, r.outs)
 		}},
 		{"dead letters", func() error {
+			if err := l.dropErasedLetters(ctx, r); err != nil {
+				return err
+			}
 			for len(r.dead) > 0 {
 				d := r.dead[0]
 				err := l.e.d.Queue.DeadLetter(ctx, l.group, d.msg, d.reason)

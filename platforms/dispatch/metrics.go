@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pixelgw_deliveries_total",
-			Help: "Delivery outcomes per event and pixel, by platform and outcome (delivered, retrying, failed, dead, skipped, merged, unconfirmed).",
+			Help: "Delivery outcomes per event and pixel, by platform and outcome (delivered, retrying, failed, dead, skipped, merged, unconfirmed, erased).",
 		}, []string{"platform", "outcome"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pixelgw_delivery_retries_total",
@@ -80,7 +80,7 @@ func (m *metrics) forPlatform(platform string) *platformMetrics {
 		dead:     m.dead.WithLabelValues(platform),
 		reclaims: m.reclaims.WithLabelValues(Group(platform)),
 	}
-	for _, s := range []string{StatusDelivered, StatusRetrying, StatusFailed, StatusDead, StatusSkipped, StatusMerged, StatusUnconfirmed} {
+	for _, s := range []string{StatusDelivered, StatusRetrying, StatusFailed, StatusDead, StatusSkipped, StatusMerged, StatusUnconfirmed, StatusErased} {
 		pm.outcome[s] = m.outcomes.WithLabelValues(platform, s)
 	}
 	for _, r := range []string{"ok", "partial", "retryable", "permanent"} {

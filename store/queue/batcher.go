@@ -301,8 +301,13 @@ func (b *Batcher) Replay(ctx context.Context, tenantID string, ids []string) (in
 }
 
 // EraseVisitor implements Queue.
-func (b *Batcher) EraseVisitor(ctx context.Context, tenantID, visitorID string) (Erasure, error) {
-	return b.q.EraseVisitor(ctx, tenantID, visitorID)
+func (b *Batcher) EraseVisitor(ctx context.Context, tenantID, visitorID string, at time.Time, ttl time.Duration) (Erasure, error) {
+	return b.q.EraseVisitor(ctx, tenantID, visitorID, at, ttl)
+}
+
+// ErasedAt implements Queue.
+func (b *Batcher) ErasedAt(ctx context.Context, tenantID string, visitorIDs []string) (map[string]time.Time, error) {
+	return b.q.ErasedAt(ctx, tenantID, visitorIDs)
 }
 
 // Ack implements Queue.

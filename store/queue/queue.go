@@ -298,16 +298,26 @@ type Queue interface {
 	// and returns how many it replayed. Unknown ids, ids of another
 	// tenant's letters and repeated ids are ignored.
 	Replay(ctx context.Context, tenantID string, ids []string) (int, error)
-	// EraseVisitor removes the visitor's entries of that tenant from the
-	// queue (every entry still stored: undelivered, pending, or delivered
-	// but not yet trimmed) and from the tenant's dead letters, and counts
-	// them. Entries of other tenants and other visitors are untouched; an
-	// empty tenant or visitor erases nothing. It is idempotent and safe
-	// while consumers read: a removed entry is never returned by Read or
-	// Reclaim afterwards, and acknowledging it is a no-op. What a consumer
-	// already read (in flight) is not recalled. It is an admin operation
-	// that scans the queue: O(queue length + the tenant's dead letters).
-	EraseVisitor(ctx context.Context, tenantID, visitorID string) (Erasure, error)
+	// EraseVisitor first records the erasure (the visitor's "erased at"
+	// marker, time at, expiring after ttl — the cookie lifetime, as
+	// SetDecision's; an older time never replaces a newer one), then
+	// removes the visitor's entries of that tenant from the queue (every
+	// entry still stored: undelivered, pending, or delivered but not yet
+	// trimmed) and from the tenant's dead letters, and counts them.
+	// Entries of other tenants and other visitors are untouched; an empty
+	// tenant or visitor erases and records nothing; a ttl under 1 ms is
+	// ErrInvalidEntry. It is idempotent and safe while consumers read: a
+	// removed entry is never returned by Read or Reclaim afterwards, and
+	// acknowledging it is a no-op. What a consumer already read (in
+	// flight) is not removed: the consumer asks ErasedAt before using it.
+	// It is an admin operation that scans the queue: O(queue length + the
+	// tenant's dead letters).
+	EraseVisitor(ctx context.Context, tenantID, visitorID string, at time.Time, ttl time.Duration) (Erasure, error)
+	// ErasedAt returns the erasure times (millisecond precision) of those
+	// of the tenant's visitors with a live EraseVisitor marker; visitors
+	// never erased, or whose marker expired, are absent. One round trip
+	// per call; no visitors, no round trip. Empty ids are ignored.
+	ErasedAt(ctx context.Context, tenantID string, visitorIDs []string) (map[string]time.Time, error)
 	// Lag is the number of entries not yet acknowledged by the slowest
 	// group (undelivered plus pending); 0 with no groups.
 	Lag(ctx context.Context) (int64, error)

@@ -3,6 +3,8 @@ package queueredis
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -28,10 +30,21 @@ const eraseChunk = 500
 // Memory: Redis frees a deleted entry's bytes when its whole stream node
 // (100 entries by default) is gone; until then they are unreachable by
 // any command. AOF/RDB files keep them until the next rewrite.
-func (q *Queue) EraseVisitor(ctx context.Context, tenantID, visitorID string) (queue.Erasure, error) {
+//
+// The erasure marker (<p>:e:<tenant>:<visitor>, time in ms, PX = ttl) is
+// set first, by the decision script (an older time never replaces a newer
+// one), so a consumer that read one of the visitor's entries before the
+// scan deleted it finds the marker (ErasedAt) before it sends or audits it.
+func (q *Queue) EraseVisitor(ctx context.Context, tenantID, visitorID string, at time.Time, ttl time.Duration) (queue.Erasure, error) {
 	var out queue.Erasure
 	if tenantID == "" || visitorID == "" {
 		return out, nil
+	}
+	if ttl < time.Millisecond {
+		return out, fmt.Errorf("cannot erase visitor: %w: ttl %s is under 1ms", queue.ErrInvalidEntry, ttl)
+	}
+	if err := q.decision.Run(ctx, q.rdb, []string{q.erasedKey(tenantID, visitorID)}, at.UnixMilli(), ttl.Milliseconds()).Err(); err != nil {
+		return out, fmt.Errorf("cannot record the erasure: %w", err)
 	}
 	n, err := q.eraseIn(ctx, q.stream, tenantID, visitorID)
 	if err != nil {
@@ -83,4 +96,41 @@ func mine(x redis.XMessage, tenantID, visitorID string) bool {
 	v, _ := x.Values["v"].(string)
 	var m queue.Message
 	return parseRecord(v, &m) == nil && m.TenantID == tenantID
+}
+
+// erasedKey is the visitor's erasure marker.
+func (q *Queue) erasedKey(tenantID, visitorID string) string {
+	return q.cfg.Prefix + ":e:" + tenantID + ":" + visitorID
+}
+
+// ErasedAt implements queue.Queue with one MGET of the visitors' markers.
+func (q *Queue) ErasedAt(ctx context.Context, tenantID string, visitorIDs []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	keys := make([]string, 0, len(visitorIDs))
+	ids := make([]string, 0, len(visitorIDs))
+	for _, v := range visitorIDs {
+		if v != "" && tenantID != "" {
+			keys = append(keys, q.erasedKey(tenantID, v))
+			ids = append(ids, v)
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := q.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cannot look up erasures: %w", err)
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // nil: no marker
+		}
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("cannot look up erasures: %w: marker is not a time", ErrWrongType)
+		}
+		out[ids[i]] = time.UnixMilli(ms)
+	}
+	return out, nil
 }

@@ -32,7 +32,7 @@ func TestEraseVisitorAcrossChunks(t *testing.T) {
 		_, err := q.Admit(ctx, entries[i:min(i+250, n)])
 		require.NoError(t, err)
 	}
-	er, err := q.EraseVisitor(ctx, tenant, visitor)
+	er, err := q.EraseVisitor(ctx, tenant, visitor, time.Now(), time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, queue.Erasure{Entries: n / 2}, er)
 

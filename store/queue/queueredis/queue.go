@@ -8,6 +8,7 @@
 //	<p>:q                      the stream; fields k (kind) and v (tenant, event id, name, payload: record.go)
 //	<p>:d:<16 raw bytes>       dedup mark: first 16 bytes of SHA-256(tenant\0name\0event_id), value 1, PX = window
 //	<p>:r:<tenant>:<visitor>   last server-side decision time (ms), PX = cookie lifetime
+//	<p>:e:<tenant>:<visitor>   last erasure time (ms), PX = cookie lifetime (erase.go)
 //	<p>:c:<tenant>, <p>:z:<tenant>  live-key accounting for the cap (see below)
 //	<p>:dl:<tenant>            the tenant's dead letters: a stream with ids 0-<seq>, exactly capped (deadletter.go)
 //	<p>:dlx:<tenant>           how many of the tenant's dead letters the cap dropped

@@ -20,6 +20,8 @@
 // Dead letters live in table dead_letter (per tenant, capped by
 // Options.DeadLetterCap with dead_letter_count keeping the live and dropped
 // counts); DeadLetter and Replay are one transaction each (deadletter.go).
+// EraseVisitor's markers live in table erasure, purged with the expired
+// revocations (erase.go).
 package queuesqlite
 
 import (
@@ -619,7 +621,7 @@ func (q *Queue) Ping(ctx context.Context) error {
 }
 
 // Purge deletes every tenant's expired dedup keys (keeping the live counts
-// exact) and the expired revocations. Start runs it every PurgeInterval.
+// exact), the expired revocations and the expired erasure markers. Start runs it every PurgeInterval.
 func (q *Queue) Purge(ctx context.Context) error {
 	rows, err := q.db.QueryContext(ctx, sqlLiveTenants)
 	if err != nil {
@@ -659,6 +661,9 @@ func (q *Queue) Purge(ctx context.Context) error {
 	}
 	if _, err := q.db.ExecContext(ctx, sqlRevocationPurge, q.now()); err != nil {
 		return fmt.Errorf("cannot purge revocations: %w", err)
+	}
+	if _, err := q.db.ExecContext(ctx, sqlErasurePurge, q.now()); err != nil {
+		return fmt.Errorf("cannot purge erasure markers: %w", err)
 	}
 	return nil
 }

@@ -24,6 +24,17 @@ CREATE TABLE IF NOT EXISTS revocation (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS revocation_expiry ON revocation (expires_at);
 
+-- Erasure markers: when a visitor was last erased (EraseVisitor), for the
+-- consumers to drop what they read before it (ErasedAt).
+CREATE TABLE IF NOT EXISTS erasure (
+    tenant_id  TEXT NOT NULL,
+    visitor_id TEXT NOT NULL,
+    erased_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, visitor_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS erasure_expiry ON erasure (expires_at);
+
 -- The queue. AUTOINCREMENT: ids are never reused, even after trimming.
 CREATE TABLE IF NOT EXISTS entry (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -11,6 +11,12 @@ const (
 		WHERE excluded.decided_at > revocation.decided_at OR revocation.expires_at <= ?5`
 	sqlRevocationPurge = `DELETE FROM revocation WHERE expires_at <= ?`
 
+	// Erasure markers follow the revocation set's rules.
+	sqlErasureSet = `INSERT INTO erasure (tenant_id, visitor_id, erased_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (tenant_id, visitor_id) DO UPDATE SET erased_at = excluded.erased_at, expires_at = excluded.expires_at
+		WHERE excluded.erased_at > erasure.erased_at OR erasure.expires_at <= ?5`
+	sqlErasurePurge = `DELETE FROM erasure WHERE expires_at <= ?`
+
 	sqlDedupGet         = `SELECT expires_at FROM dedup WHERE key = ?`
 	sqlDedupDelete      = `DELETE FROM dedup WHERE key = ?`
 	sqlDedupInsert      = `INSERT INTO dedup (key, tenant_id, expires_at) VALUES (?, ?, ?)`

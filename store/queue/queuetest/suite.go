@@ -76,6 +76,7 @@ func Exercise(t *testing.T, open func(t *testing.T) queue.Queue) {
 		{"ReplayIgnoresOtherTenants", testReplayIsolation},
 		{"EraseVisitor", testEraseVisitor},
 		{"EraseVisitorKeepsReplayedVisitor", testEraseReplayed},
+		{"ErasedAtMarkers", testErasedAt},
 		{"Ping", func(t *testing.T, q queue.Queue) { require.NoError(t, q.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -1013,7 +1014,7 @@ func testEraseVisitor(t *testing.T, q queue.Queue) {
 	require.NoError(t, q.DeadLetter(ctx, "meta", dl(tb, v1), "permanent"))
 	require.Equal(t, v2, deadLetters(t, q, ta, 10)[0].VisitorID, "DeadLetter keeps the visitor")
 
-	er, err := q.EraseVisitor(ctx, ta, v1)
+	er, err := q.EraseVisitor(ctx, ta, v1, time.Now(), time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, queue.Erasure{Entries: 3, DeadLetters: 2}, er, "two events and the merge entry; two letters")
 
@@ -1040,11 +1041,11 @@ func testEraseVisitor(t *testing.T, q queue.Queue) {
 	require.Len(t, deadLetters(t, q, tb, 10), 1, "other tenant's letter of the same visitor id kept")
 
 	// Idempotent, and nothing for empty ids.
-	er, err = q.EraseVisitor(ctx, ta, v1)
+	er, err = q.EraseVisitor(ctx, ta, v1, time.Now(), time.Hour)
 	require.NoError(t, err)
 	require.Zero(t, er)
 	for _, args := range [][2]string{{"", v2}, {ta, ""}, {"", ""}} {
-		er, err = q.EraseVisitor(ctx, args[0], args[1])
+		er, err = q.EraseVisitor(ctx, args[0], args[1], time.Now(), time.Hour)
 		require.NoError(t, err)
 		require.Zero(t, er)
 	}
@@ -1073,8 +1074,65 @@ func testEraseReplayed(t *testing.T, q queue.Queue) {
 	n, err := q.Replay(ctx, tenant, []string{letters[0].ID})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	er, err := q.EraseVisitor(ctx, tenant, visitor)
+	er, err := q.EraseVisitor(ctx, tenant, visitor, time.Now(), time.Hour)
 	require.NoError(t, err)
 	require.Equal(t, queue.Erasure{Entries: 1}, er)
 	require.Empty(t, drain(t, q, "meta"))
+}
+
+// testErasedAt: EraseVisitor leaves a marker per (tenant, visitor) that
+// ErasedAt reports at millisecond precision; the newest time wins; a
+// decision (SetDecision) is not an erasure; markers expire with their ttl.
+func testErasedAt(t *testing.T, q queue.Queue) {
+	ctx := t.Context()
+	ta, tb := ID(), ID()
+	v1, v2, v3 := ID(), ID(), ID()
+	erasedAt := func(tenant string, visitors ...string) map[string]time.Time {
+		t.Helper()
+		got, err := q.ErasedAt(ctx, tenant, visitors)
+		require.NoError(t, err)
+		require.NotNil(t, got)
+		return got
+	}
+	require.Empty(t, erasedAt(ta))
+	require.Empty(t, erasedAt(ta, v1, v2))
+
+	t1 := time.Now().Add(-time.Minute)
+	_, err := q.EraseVisitor(ctx, ta, v1, t1, time.Hour)
+	require.NoError(t, err)
+	got := erasedAt(ta, v1, v2, "", v1)
+	require.Len(t, got, 1)
+	require.Equal(t, t1.UnixMilli(), got[v1].UnixMilli())
+	require.Empty(t, erasedAt(tb, v1), "the marker is the tenant's")
+	require.Empty(t, erasedAt("", v1))
+
+	// An older erasure never replaces a newer one; a newer one does.
+	_, err = q.EraseVisitor(ctx, ta, v1, t1.Add(-time.Hour), time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t1.UnixMilli(), erasedAt(ta, v1)[v1].UnixMilli())
+	t2 := t1.Add(30 * time.Second)
+	_, err = q.EraseVisitor(ctx, ta, v1, t2, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, t2.UnixMilli(), erasedAt(ta, v1)[v1].UnixMilli())
+
+	// A consent decision (a grant as much as a revocation) is no erasure.
+	require.NoError(t, q.SetDecision(ctx, ta, v2, time.Now(), time.Hour))
+	require.Empty(t, erasedAt(ta, v2))
+
+	// Empty ids record nothing; a ttl under 1ms is refused.
+	_, err = q.EraseVisitor(ctx, "", v3, time.Now(), time.Hour)
+	require.NoError(t, err)
+	_, err = q.EraseVisitor(ctx, ta, v3, time.Now(), 0)
+	require.ErrorIs(t, err, queue.ErrInvalidEntry)
+	require.Empty(t, erasedAt(ta, v3))
+
+	// Markers expire with their ttl.
+	_, err = q.EraseVisitor(ctx, tb, v3, time.Now(), tiny)
+	require.NoError(t, err)
+	deadline := time.Now().Add(pollDeadline)
+	for len(erasedAt(tb, v3)) > 0 {
+		require.True(t, time.Now().Before(deadline), "erasure marker never expired")
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Len(t, erasedAt(ta, v1, v3), 1, "other markers stay")
 }
