@@ -69,3 +69,13 @@ func scaledTestEnv(t *testing.T) []string {
 	schema, prefix, _ := scaledStores(t)
 	return scaledEnv(t, schema, prefix)
 }
+
+// pgConn is a connection to the test database, closed at cleanup (call
+// after scaledStores, which skips when PostgreSQL is unreachable).
+func pgConn(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), postgresDSN())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
