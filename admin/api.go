@@ -133,7 +133,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		cm:      cm,
 		evm:     serverEventMetrics(d.Events),
 		live:    d.Live,
-		streams: newStreams(cfg.MaxStreams),
+		streams: newStreams(cfg.MaxStreams, cfg.MaxStreamsPerTenant),
 		auth:    auth,
 		mux:     http.NewServeMux(),
 	}
