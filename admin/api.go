@@ -134,13 +134,13 @@ func New(cfg Config, d Deps) (*API, error) {
 		ver:     d.Verifier,
 		qer:     d.QueueEraser,
 		cm:      cm,
+		evm:     serverEventMetrics(d.Events),
+		live:    d.Live,
+		streams: newStreams(cfg.MaxStreams, cfg.MaxStreamsPerTenant),
+		auth:    auth,
+		mux:     http.NewServeMux(),
 
 		consentCache: newConsentCache(time.Now),
-		evm:          serverEventMetrics(d.Events),
-		live:         d.Live,
-		streams:      newStreams(cfg.MaxStreams),
-		auth:         auth,
-		mux:          http.NewServeMux(),
 	}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
