@@ -88,10 +88,13 @@ type API struct {
 	streams *streams
 	qer     QueueEraser // nil: queued entries are reported pending
 	cm      *consentMetrics
-	evm     *eventmetrics.Source
-	auth    *authenticator
-	mux     *http.ServeMux
-	handler http.Handler
+	// consentCache: server-side events decide consent without a database
+	// read per event (consent_cache.go).
+	consentCache *consentCache
+	evm          *eventmetrics.Source
+	auth         *authenticator
+	mux          *http.ServeMux
+	handler      http.Handler
 }
 
 // New validates cfg and builds the API.
@@ -133,9 +136,11 @@ func New(cfg Config, d Deps) (*API, error) {
 		cm:      cm,
 		evm:     serverEventMetrics(d.Events),
 		live:    d.Live,
-		streams: newStreams(cfg.MaxStreams),
+		streams: newStreams(cfg.MaxStreams, cfg.MaxStreamsPerTenant),
 		auth:    auth,
 		mux:     http.NewServeMux(),
+
+		consentCache: newConsentCache(time.Now),
 	}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))

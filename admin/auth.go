@@ -37,6 +37,9 @@ type Claims struct {
 type principal struct {
 	tenantID string
 	role     string
+	// expires is when a JWT stops being accepted (its exp plus
+	// api.jwt.leeway); zero for an API key. The live stream ends then.
+	expires time.Time
 }
 
 // authenticator verifies bearer tokens. Immutable after construction.
@@ -153,7 +156,7 @@ func (a *authenticator) authenticate(r *http.Request) (principal, error) {
 		}
 		c.TenantID = u.String()
 	}
-	return principal{tenantID: c.TenantID, role: c.Role}, nil
+	return principal{tenantID: c.TenantID, role: c.Role, expires: c.ExpiresAt.Add(a.cfg.Leeway)}, nil
 }
 
 // IssueToken signs a token for claims with an HS256 key (`pixelgw token`).

@@ -22,6 +22,9 @@ type Config struct {
 	// MaxStreams caps the live event streams open on this process
 	// (GET /api/v1/tracking/events/stream; 503 beyond).
 	MaxStreams int `yaml:"max_streams"`
+	// MaxStreamsPerTenant caps one tenant's live streams on this process,
+	// so one tenant cannot take every slot of MaxStreams (503 beyond).
+	MaxStreamsPerTenant int `yaml:"max_streams_per_tenant"`
 }
 
 // JWTConfig configures bearer-token verification.
@@ -55,6 +58,8 @@ func Defaults() Config {
 		Listen:       "127.0.0.1:8081",
 		MaxBodyBytes: 1 << 20,
 		MaxStreams:   100,
+		// A dashboard or two per admin, a few admins.
+		MaxStreamsPerTenant: 5,
 		JWT: JWTConfig{
 			Issuer:   "pixelgw",
 			Audience: "pixelgw-admin",
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStreams < 1 || c.MaxStreams > 100_000 {
 		return fmt.Errorf("api.max_streams: %d is outside 1..100000", c.MaxStreams)
+	}
+	if c.MaxStreamsPerTenant < 1 || c.MaxStreamsPerTenant > 100_000 {
+		return fmt.Errorf("api.max_streams_per_tenant: %d is outside 1..100000", c.MaxStreamsPerTenant)
 	}
 	j := c.JWT
 	if j.Issuer == "" {

@@ -160,6 +160,7 @@ func (a *API) RecordConsent(ctx context.Context, tenantID string, in ConsentInpu
 		Analytics: *in.Analytics, Marketing: *in.Marketing, Functional: *in.Functional,
 		PolicyVersion: in.PolicyVersion, Source: store.ConsentSourceAPI, CreatedAt: now,
 	}, "")
+	a.consentCache.forget(tenantID, vid)
 	if err != nil {
 		return ConsentView{}, err
 	}
@@ -216,6 +217,7 @@ func (a *API) RevokeConsent(ctx context.Context, tenantID, visitorID string) (Co
 	if err := a.setDecision(ctx, tenantID, visitorID, now); err != nil {
 		return ConsentErasure{}, err
 	}
+	defer a.consentCache.forget(tenantID, visitorID)
 	rev := latest
 	if latest.Analytics || latest.Marketing || latest.Functional || latest.Source != store.ConsentSourceAPI {
 		rev, err = a.store.AppendConsent(ctx, store.ConsentRecord{

@@ -13,13 +13,23 @@ import (
 	"github.com/jaraba/pixelgw/store"
 )
 
-// eventConsents caches, for one events call, the tenant's consent policy
-// and each visitor's latest consent record: one tenant read per call and
-// one consent read per distinct visitor, never one per event.
+// eventConsents holds, for one events call, the tenant's consent policy
+// and each visitor's latest consent record, taken from the process-wide
+// consentCache when it has them: at most one tenant read per call and one
+// consent read per distinct visitor, and none for what the cache holds.
 type eventConsents struct {
 	tenantID string
 	policy   *consent.Policy
 	records  map[string]*store.ConsentRecord // visitor -> latest (nil: none)
+	cached   map[string]bool                 // visitor -> its record came from the cache
+}
+
+// stale drops a visitor whose cached record the revocation set refused, so
+// the next decision reads the store.
+func (c *eventConsents) stale(cache *consentCache, visitorID string) {
+	cache.forget(c.tenantID, visitorID)
+	delete(c.records, visitorID)
+	delete(c.cached, visitorID)
 }
 
 // eventConsent decides a server-side event with the one written rule
@@ -36,6 +46,11 @@ type eventConsents struct {
 // Sec-GPC.
 func (a *API) eventConsent(ctx context.Context, c *eventConsents, visitorID string) (platforms.Consent, time.Time, bool, error) {
 	if c.policy == nil {
+		if p, ok := a.consentCache.policy(c.tenantID); ok {
+			c.policy = &p
+		}
+	}
+	if c.policy == nil {
 		t, err := a.store.GetTenant(ctx, c.tenantID)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -46,16 +61,24 @@ func (a *API) eventConsent(ctx context.Context, c *eventConsents, visitorID stri
 			return platforms.Consent{}, time.Time{}, false, &retryError{errf(http.StatusServiceUnavailable, codeUnavailable, "tenant settings are unavailable, retry later")}
 		}
 		p := tenant.PolicyOf(t.Settings)
+		a.consentCache.keepPolicy(c.tenantID, p)
 		c.policy = &p
 	}
 	var rec *store.ConsentRecord
 	if visitorID != "" {
 		var seen bool
 		if rec, seen = c.records[visitorID]; !seen {
+			if r, ok := a.consentCache.record(c.tenantID, visitorID); ok {
+				c.records[visitorID], c.cached[visitorID] = &r, true
+				rec, seen = &r, true
+			}
+		}
+		if !seen {
 			r, err := a.store.LatestConsent(ctx, c.tenantID, visitorID)
 			switch {
 			case err == nil:
 				rec = &r
+				a.consentCache.keep(r)
 			case errors.Is(err, store.ErrNotFound):
 			default:
 				a.log.ErrorContext(ctx, "cannot read consent", slog.String("tenant", c.tenantID),

@@ -135,23 +135,34 @@ func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMe
 		return nil, errf(http.StatusServiceUnavailable, codeUnavailable, "the events API is not enabled on this server")
 	}
 	now := a.now()
-	consents := &eventConsents{tenantID: tenantID, records: map[string]*store.ConsentRecord{}}
+	consents := &eventConsents{tenantID: tenantID, records: map[string]*store.ConsentRecord{}, cached: map[string]bool{}}
 	ps := make([]prepared, len(raw))
-	var entries []queue.Entry
-	for i, r := range raw {
-		p, err := a.prepareEvent(ctx, tenantID, r, now, consents)
-		if err != nil {
-			return nil, err
-		}
-		ps[i] = p
-		if p.ok {
-			entries = append(entries, p.entry)
-		}
+	todo := make([]int, len(raw)) // indexes of ps to prepare and admit
+	for i := range todo {
+		todo[i] = i
 	}
-	var res []queue.Result
-	if len(entries) > 0 {
-		var err error
-		res, err = a.adm.Admit(ctx, entries)
+	results := make([]queue.Result, len(raw)) // 0: not admitted
+	// At most two passes: an event refused as revoked while its consent
+	// came from the process cache (consentCache) is decided again from the
+	// store — the newer decision the revocation set saw may be a grant.
+	for pass := 0; len(todo) > 0; pass++ {
+		var entries []queue.Entry
+		var idx []int
+		for _, i := range todo {
+			p, err := a.prepareEvent(ctx, tenantID, raw[i], now, consents)
+			if err != nil {
+				return nil, err
+			}
+			ps[i] = p
+			if p.ok {
+				entries = append(entries, p.entry)
+				idx = append(idx, i)
+			}
+		}
+		if len(entries) == 0 {
+			break
+		}
+		res, err := a.adm.Admit(ctx, entries)
 		if err == nil && len(res) != len(entries) {
 			err = fmt.Errorf("admitter answered %d results for %d entries", len(res), len(entries))
 		}
@@ -160,15 +171,22 @@ func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMe
 				slog.String("request_id", requestID(ctx)), slog.String("error", err.Error()))
 			return nil, &retryError{errf(http.StatusServiceUnavailable, codeUnavailable, "the event queue is unavailable, retry later")}
 		}
+		todo = todo[:0]
+		for k, i := range idx {
+			results[i] = res[k]
+			if v := entries[k].VisitorID; res[k] == queue.Revoked && pass == 0 && consents.cached[v] {
+				todo = append(todo, i)
+				consents.stale(a.consentCache, v)
+			}
+		}
 	}
 	out := make([]EventResult, len(ps))
-	j := 0
 	for i := range ps {
 		out[i] = ps[i].result
 		if !ps[i].ok {
 			continue
 		}
-		switch res[j] {
+		switch results[i] {
 		case queue.Queued:
 			out[i].Status = EventAccepted
 		case queue.Duplicate:
@@ -180,7 +198,6 @@ func (a *API) trackEvents(ctx context.Context, tenantID string, raw []json.RawMe
 		default:
 			out[i].Status, out[i].Reason = EventRejected, "internal"
 		}
-		j++
 	}
 	return out, nil
 }

@@ -21,8 +21,10 @@ import (
 //     deliveries; null when nothing finished;
 //   - consent.rate: distinct visitors whose latest decision in the window
 //     grants marketing / distinct visitors who decided in the window;
-//   - dedup.rate: events deduplicated (a second copy merged into them, or
-//     recorded "both") / accepted events (every accepted event has an id);
+//   - dedup.rate: events seen from both the browser and the server (see
+//     store/stats.go: an outcome or audit row "both", or a merged copy
+//     from the other side than the sent one; same-side repeats do not
+//     count) / accepted events (every accepted event has an id);
 //   - pixels[].status: store.PixelLight (green ≥ 95% delivered in 24 h;
 //     amber degraded or nothing in 24 h; red refused credentials or nothing
 //     delivered in 48 h although deliveries finished).

@@ -36,9 +36,14 @@ func statsFixture(t *testing.T, e *env, tenantID, green, red string) {
 	o(green, "meta", "retrying", 5, in)
 	o(red, "google", "failed", 3, in)
 	o(red, "google", "skipped", 2, in)
+	// The browser's purchase, and the back end's copy merged late: seen
+	// from both sides. The page view's repeat from the browser is not.
 	outs = append(outs,
-		store.DeliveryOutcome{TenantID: tenantID, EventID: merged, PixelUUID: green, Platform: "meta", Status: "merged", CreatedAt: in},
-		store.DeliveryOutcome{TenantID: tenantID, EventID: merged, PixelUUID: red, Platform: "google", Status: "merged", CreatedAt: in})
+		store.DeliveryOutcome{TenantID: tenantID, EventID: merged, PixelUUID: red, Platform: "google", Status: "skipped", Source: store.SourceClient, CreatedAt: in},
+		store.DeliveryOutcome{TenantID: tenantID, EventID: merged, PixelUUID: green, Platform: "meta", Status: "merged", Source: store.SourceServer, CreatedAt: in},
+		store.DeliveryOutcome{TenantID: tenantID, EventID: merged, PixelUUID: red, Platform: "google", Status: "merged", Source: store.SourceServer, CreatedAt: in},
+		store.DeliveryOutcome{TenantID: tenantID, EventID: evs[1].EventID, PixelUUID: red, Platform: "google", Status: "skipped", Source: store.SourceClient, CreatedAt: in},
+		store.DeliveryOutcome{TenantID: tenantID, EventID: evs[1].EventID, PixelUUID: red, Platform: "google", Status: "merged", Source: store.SourceClient, CreatedAt: in})
 	require.NoError(t, e.st.AppendOutcomes(t.Context(), outs))
 	for _, mkt := range []bool{true, false, true} {
 		_, err := e.st.AppendConsent(t.Context(), store.ConsentRecord{

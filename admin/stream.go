@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jaraba/pixelgw/store"
@@ -21,15 +20,19 @@ import (
 //	event: accepted   data: a RecentEventView (masked like the recent view; deliveries [])
 //	event: delivery   data: a StreamDelivery (one pixel's outcome, with the HTTP status)
 //	event: gap        data: {"at":…}  some updates may have been lost (broker reconnect)
-//	event: end        data: {"reason":"shutdown"|"too_slow"}  then the server closes
+//	event: end        data: {"reason":"shutdown"|"too_slow"|"token_expired"}  then the server closes
 //
 // Every message has an id (a counter per connection: no replay, so
 // Last-Event-ID is ignored); a comment line every streamHeartbeat keeps
 // proxies from closing an idle stream. Auth is the usual bearer token in
 // the Authorization header (viewer or admin) — so browsers read it with
 // fetch() and a stream reader, not EventSource, which cannot send headers;
-// tokens never go in the URL. The token is checked when the stream opens.
-// At most api.max_streams streams per process (503 + Retry-After beyond).
+// tokens never go in the URL. API keys are not accepted (they only send
+// events). The token is checked when the stream opens, and the stream ends
+// when it expires (its exp plus api.jwt.leeway, when a new request with it
+// would be refused): the dashboard reconnects with a fresh token.
+// At most api.max_streams streams per process and api.max_streams_per_tenant
+// per tenant (503 + Retry-After beyond).
 // The server's write timeout is replaced, for this route, by a deadline per
 // write (streamWriteTimeout).
 
@@ -41,25 +44,59 @@ const (
 )
 
 // StreamDelivery is one pixel's outcome for an event, on the live stream.
+// DeliveryOut's source and test are the outcome's, as in the recent view.
 type StreamDelivery struct {
 	EventID string `json:"event_id"`
+	// EventName is the event's canonical name ("" from an instance that
+	// does not send it yet).
+	EventName string `json:"event_name,omitempty"`
 	DeliveryOut
 	// HTTPStatus is the platform's answer to the request that carried the
 	// event; absent when no request was made (skipped, merged, refused).
 	HTTPStatus int `json:"http_status,omitempty"`
 }
 
-// streams counts this process's open streams and ends them on shutdown.
+// streams counts this process's open streams, in all and per tenant, and
+// ends them on shutdown.
 type streams struct {
-	max       int64
-	heartbeat time.Duration
-	n         atomic.Int64
-	down      chan struct{}
-	once      sync.Once
+	max, perTenant int
+	heartbeat      time.Duration
+	down           chan struct{}
+	once           sync.Once
+
+	mu       sync.Mutex
+	n        int
+	byTenant map[string]int
 }
 
-func newStreams(max int) *streams {
-	return &streams{max: int64(max), heartbeat: streamHeartbeat, down: make(chan struct{})}
+func newStreams(max, perTenant int) *streams {
+	return &streams{max: max, perTenant: perTenant, heartbeat: streamHeartbeat, down: make(chan struct{}), byTenant: map[string]int{}}
+}
+
+// acquire takes a slot for one of the tenant's streams; an error (503)
+// when the process or the tenant has none left.
+func (s *streams) acquire(tenantID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.n >= s.max:
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "too many live streams on this server, retry later")
+	case s.byTenant[tenantID] >= s.perTenant:
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "too many live streams for this tenant on this server, retry later")
+	}
+	s.n++
+	s.byTenant[tenantID]++
+	return nil
+}
+
+// release gives back a slot acquire took.
+func (s *streams) release(tenantID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n--
+	if s.byTenant[tenantID]--; s.byTenant[tenantID] <= 0 {
+		delete(s.byTenant, tenantID)
+	}
 }
 
 // CloseStreams ends every open stream (with an "end" event) and refuses
@@ -77,12 +114,16 @@ func (a *API) handleEventStream(w http.ResponseWriter, r *http.Request, p princi
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down")
 	default:
 	}
-	if a.streams.n.Add(1) > a.streams.max {
-		a.streams.n.Add(-1)
-		w.Header().Set("Retry-After", "10")
-		return errf(http.StatusServiceUnavailable, codeUnavailable, "too many live streams on this server, retry later")
+	if p.expires.IsZero() {
+		// Only JWTs reach here (the route does not take API keys); a
+		// principal without an expiry would stream forever.
+		return errf(http.StatusForbidden, codeForbidden, "the live stream needs a token")
 	}
-	defer a.streams.n.Add(-1)
+	if err := a.streams.acquire(p.tenantID); err != nil {
+		w.Header().Set("Retry-After", "10")
+		return err
+	}
+	defer a.streams.release(p.tenantID)
 	ctx := r.Context()
 	sub, err := a.live.Subscribe(ctx, p.tenantID)
 	if err != nil {
@@ -142,12 +183,17 @@ func (a *API) handleEventStream(w http.ResponseWriter, r *http.Request, p princi
 	}
 	tick := time.NewTicker(a.streams.heartbeat)
 	defer tick.Stop()
+	expired := time.NewTimer(p.expires.Sub(a.now()))
+	defer expired.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.streams.down:
 			end("shutdown")
+			return nil
+		case <-expired.C:
+			end("token_expired")
 			return nil
 		case <-tick.C:
 			buf.WriteString(": ping\n\n")
@@ -168,9 +214,10 @@ func (a *API) handleEventStream(w http.ResponseWriter, r *http.Request, p princi
 					event(u.Kind, acceptedView(u))
 				case live.KindDelivery:
 					event(u.Kind, StreamDelivery{
-						EventID:     u.EventID,
-						DeliveryOut: DeliveryOut{Pixel: u.Pixel, Platform: u.Platform, Status: u.Status, Attempts: u.Attempts, At: u.At.UTC()},
-						HTTPStatus:  u.HTTPStatus,
+						EventID: u.EventID, EventName: u.EventName,
+						DeliveryOut: DeliveryOut{Pixel: u.Pixel, Platform: u.Platform, Status: u.Status, Attempts: u.Attempts, At: u.At.UTC(),
+							Source: u.Source, Test: u.Test},
+						HTTPStatus: u.HTTPStatus,
 					})
 				case live.KindGap:
 					event(u.Kind, map[string]time.Time{"at": u.At.UTC()})

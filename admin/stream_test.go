@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/store"
@@ -47,20 +48,32 @@ type sseClient struct {
 	msgs chan sseMsg // closed at EOF
 }
 
-// openStream GETs the stream; on 200 it parses messages in the
-// background.
-func openStream(t *testing.T, srv *httptest.Server, token string) (*http.Response, *sseClient) {
+// getStream GETs the stream with one header (none when name is "").
+func getStream(t *testing.T, srv *httptest.Server, name, value string) *http.Response {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/tracking/events/stream", nil)
 	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if name != "" {
+		req.Header.Set(name, value)
 	}
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// openStream GETs the stream; on 200 it parses messages in the
+// background.
+func openStream(t *testing.T, srv *httptest.Server, token string) (*http.Response, *sseClient) {
+	t.Helper()
+	var resp *http.Response
+	if token != "" {
+		resp = getStream(t, srv, "Authorization", "Bearer "+token)
+	} else {
+		resp = getStream(t, srv, "", "")
+	}
 	if resp.StatusCode != http.StatusOK {
 		return resp, nil
 	}
@@ -143,8 +156,11 @@ func TestEventStream(t *testing.T) {
 	hub.Publish(tn.ID, []live.Update{
 		{Kind: live.KindAccepted, EventID: "ev-1", At: at, EventName: "purchase", Source: "both", URL: "https://shop.example/thanks",
 			ClientIP: "203.0.113.77", UserAgent: "Mozilla/5.0", FBP: "fb.1.1764400000000.1234567890", FBC: "fb.1.1764400000000.AbCdEfGh", GCLID: "Cj0KCQiA-gclid-value", HasUserData: true},
-		{Kind: live.KindDelivery, EventID: "ev-1", At: at, Pixel: "3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a11", Platform: "meta", Status: "delivered", Attempts: 1, HTTPStatus: 200},
-		{Kind: live.KindDelivery, EventID: "ev-1", At: at, Pixel: "3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12", Platform: "tiktok", Status: "skipped"},
+		{Kind: live.KindDelivery, EventID: "ev-1", At: at, EventName: "purchase", Source: "both", Pixel: "3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a11",
+			Platform: "meta", Status: "delivered", Attempts: 1, HTTPStatus: 200, Test: true},
+		{Kind: live.KindDelivery, EventID: "ev-1", At: at, EventName: "purchase", Source: "server", Pixel: "3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12",
+			Platform: "tiktok", Status: "merged"},
+		{Kind: live.KindDelivery, EventID: "ev-0", At: at, Pixel: "3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12", Platform: "tiktok", Status: "skipped"},
 		{Kind: live.KindGap, At: at},
 	})
 	acc, _ := c.next(t)
@@ -156,12 +172,18 @@ func TestEventStream(t *testing.T) {
 	d1, _ := c.next(t)
 	require.Equal(t, "delivery", d1.event)
 	require.Equal(t, "2", d1.id)
-	require.JSONEq(t, `{"event_id":"ev-1","pixel":"3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a11","platform":"meta","status":"delivered","attempts":1,"at":"2026-11-29T10:00:00Z","http_status":200}`, d1.data)
+	require.JSONEq(t, `{"event_id":"ev-1","event_name":"purchase","pixel":"3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a11","platform":"meta",
+		"status":"delivered","attempts":1,"at":"2026-11-29T10:00:00Z","source":"both","test":true,"http_status":200}`, d1.data,
+		"the event's name, the copy's source and the test flag, like the recent view's outcomes")
 	d2, _ := c.next(t)
-	require.JSONEq(t, `{"event_id":"ev-1","pixel":"3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12","platform":"tiktok","status":"skipped","attempts":0,"at":"2026-11-29T10:00:00Z"}`, d2.data)
+	require.JSONEq(t, `{"event_id":"ev-1","event_name":"purchase","pixel":"3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12","platform":"tiktok",
+		"status":"merged","attempts":0,"at":"2026-11-29T10:00:00Z","source":"server"}`, d2.data)
+	d3, _ := c.next(t)
+	require.JSONEq(t, `{"event_id":"ev-0","pixel":"3f1c2a44-9d1e-4c1e-9f3a-0b7d2c5e8a12","platform":"tiktok","status":"skipped","attempts":0,"at":"2026-11-29T10:00:00Z"}`,
+		d3.data, "an update from an older instance: no name, source or flag")
 	gap, _ := c.next(t)
 	require.Equal(t, "gap", gap.event)
-	require.Equal(t, "4", gap.id)
+	require.Equal(t, "5", gap.id)
 
 	// The recent view shows the same event identically.
 	ud, err := e.keyring.Seal([]byte(`{"em":"x"}`))
@@ -222,6 +244,17 @@ func TestEventStreamRefusals(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 10*time.Second, 10*time.Millisecond, "the slot is freed when the client leaves")
 
+	// API keys send events only: the stream refuses them, in either header.
+	r := e.do("POST", "/api/v1/api-keys", e.token(RoleAdmin, tn.ID), `{"name":"backend"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	key := decode[APIKeyView](t, r).Key
+	for _, h := range [][2]string{{"X-API-Key", key}, {"Authorization", "Bearer " + key}} {
+		resp := getStream(t, srv, h[0], h[1])
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, h[0])
+		b, _ := io.ReadAll(resp.Body)
+		require.NotContains(t, string(b), key)
+	}
+
 	// Without a hub the route answers 503.
 	plain := httptest.NewServer(e.api.Handler())
 	t.Cleanup(plain.Close)
@@ -276,4 +309,85 @@ func TestEventStreamSlowClientDropped(t *testing.T) {
 	} else {
 		require.Equal(t, "accepted", last.event)
 	}
+}
+
+// TestEventStreamTenantCap: one tenant cannot take every stream of the
+// process: past api.max_streams_per_tenant its next stream is refused (503
+// + Retry-After) while another tenant still gets one.
+func TestEventStreamTenantCap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, b := e.mustTenant("stream-cap-a"), e.mustTenant("stream-cap-b")
+	hub := livemem.New(0)
+	t.Cleanup(func() { _ = hub.Stop(context.Background()) })
+	_, srv := e.streamServer(t, hub, func(c *Config) { c.MaxStreams, c.MaxStreamsPerTenant = 3, 2 })
+
+	var open []*sseClient
+	for range 2 {
+		resp, c := openStream(t, srv, e.token(RoleViewer, a.ID))
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		m, _ := c.next(t)
+		require.Equal(t, "connected", m.comment)
+		open = append(open, c)
+	}
+	resp, _ := openStream(t, srv, e.token(RoleAdmin, a.ID))
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the tenant's third stream")
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	body, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(body), `"code":"unavailable"`)
+	require.Contains(t, string(body), "for this tenant")
+
+	resp, c := openStream(t, srv, e.token(RoleViewer, b.ID))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "another tenant still gets the process's last slot")
+	m, _ := c.next(t)
+	require.Equal(t, "connected", m.comment)
+	resp, _ = openStream(t, srv, e.token(RoleViewer, b.ID))
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the process is full")
+
+	// A stream that ends gives its slot back to its tenant.
+	open[0].resp.Body.Close()
+	require.Eventually(t, func() bool {
+		resp, c := openStream(t, srv, e.token(RoleViewer, a.ID))
+		if c != nil {
+			c.resp.Body.Close()
+		}
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond, "the tenant's slot is freed when its client leaves")
+}
+
+// TestEventStreamEndsWhenTokenExpires: the stream stops with
+// end: token_expired once the JWT that opened it is no longer valid (exp
+// plus the leeway), then the server closes it.
+func TestEventStreamEndsWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tn := e.mustTenant("stream-expiry")
+	hub := livemem.New(0)
+	t.Cleanup(func() { _ = hub.Stop(context.Background()) })
+	api, srv := e.streamServer(t, hub, func(c *Config) { c.JWT.Leeway = time.Second })
+	api.streams.heartbeat = 50 * time.Millisecond
+
+	// Valid for one or two more seconds by the API's clock (the env's,
+	// which starts at the truncated now), plus the leeway.
+	now := time.Now()
+	c := e.claims(RoleViewer, tn.ID)
+	c.IssuedAt = jwt.NewNumericDate(now.Add(-time.Hour))
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(time.Second))
+	tok := sign(t, jwt.SigningMethodHS256, hsSecret, "hs1", c)
+	resp, sc := openStream(t, srv, tok)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	m, _ := sc.next(t)
+	require.Equal(t, "connected", m.comment)
+
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	hub.Publish(tn.ID, []live.Update{{Kind: live.KindDelivery, EventID: "ev-1", At: at, Pixel: "p", Platform: "meta", Status: "delivered"}})
+	d, _ := sc.next(t)
+	require.Equal(t, "delivery", d.event, "the stream works until then")
+	end, ok := sc.next(t)
+	require.True(t, ok)
+	require.Equal(t, "end", end.event)
+	require.JSONEq(t, `{"reason":"token_expired"}`, end.data)
+	_, ok = sc.next(t)
+	require.False(t, ok, "then the server closes it")
+	require.Eventually(t, func() bool { return !hub.Listening(tn.ID) }, 10*time.Second, 5*time.Millisecond, "unsubscribed")
 }

@@ -321,6 +321,7 @@ func (a *API) patchTenant(w http.ResponseWriter, r *http.Request, t store.Tenant
 		return nil
 	}
 	nt, err := a.store.UpdateTenant(r.Context(), t.ID, p)
+	a.consentCache.forgetPolicy(t.ID)
 	if err != nil {
 		return storeError(err, "tenant")
 	}

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 )
 
@@ -18,11 +20,19 @@ import (
 //     dead (attempts exhausted). retrying, skipped and any other status are
 //     not deliveries and are not counted;
 //   - deduplicated events: an event counts once, in the hour the store
-//     first learns of it, when it gets a "merged" outcome (a second copy was
-//     folded into it by the delivery engine) or is appended with
-//     EventSource "both". A ledger of (tenant, event id) — kept 3 days, the
-//     48 h dedup window plus margin — makes the count distinct although
-//     every pixel of every platform records its own "merged" outcome;
+//     first learns that it was seen from BOTH sides, browser and server
+//     (DedupCandidates): an audit row or any outcome with source "both"
+//     (the delivery engine folded copies from both sides before sending),
+//     or a "merged" outcome (a second copy) whose source differs from the
+//     known source of another outcome of the event — stored before, or in
+//     the same batch (the sent copy's, recorded when it was sent). A repeat
+//     from the same side (a page firing twice, a retried webhook) is not
+//     counted. A ledger of (tenant, event id) — kept 3 days, the 48 h dedup
+//     window plus margin — makes the count distinct although every pixel of
+//     every platform records its own outcomes. Drivers check the stored
+//     sources in the batch's one ledger statement (an index probe of
+//     delivery_outcome (tenant_id, event_id) per candidate: only events
+//     with a "merged" outcome are candidates);
 //   - AppendConsent: per (tenant, hour) the visitors whose latest decision
 //     falls in that hour, and how many of them granted marketing. A new
 //     decision moves its visitor from the hour of their previous decision
@@ -195,4 +205,88 @@ type Stats interface {
 	// entries older than StatsLedgerRetention, counted back from now, and
 	// returns how many rows it deleted. Idempotent.
 	PurgeStats(ctx context.Context, now time.Time) (int64, error)
+}
+
+// DedupCandidate is an event a batch of outcomes may show to have been seen
+// from both sides. For drivers.
+type DedupCandidate struct {
+	// Index is the first outcome of the event in the batch.
+	Index             int
+	TenantID, EventID string
+	// Hour is the UTC hour of that outcome (now when it has no time).
+	Hour time.Time
+	// Side is SourceBoth when the batch alone shows both sides: count the
+	// event. Otherwise the only side (client or server) the batch shows
+	// for it: count it when a stored outcome of the event (delivery_outcome,
+	// this batch's rows included) has another non-empty source.
+	Side string
+}
+
+// DedupCandidates returns the events of outs that may count as
+// deduplicated, by tenant and event id: those with a "merged" outcome or an
+// outcome whose source is "both". The side of each is the union of the
+// sources of all its outcomes in the batch (the sent copy's and the merged
+// copies'); an outcome without a source (written before migration 003)
+// tells nothing, and a candidate that has only such outcomes is left out.
+func DedupCandidates(outs []DeliveryOutcome, now time.Time) []DedupCandidate {
+	type key struct{ tenant, event string }
+	type acc struct {
+		first          int
+		client, server bool
+	}
+	var byEvent map[key]*acc
+	for i := range outs {
+		o := &outs[i]
+		if o.Status != "merged" && o.Source != SourceBoth {
+			continue
+		}
+		if byEvent == nil {
+			byEvent = map[key]*acc{}
+		}
+		byEvent[key{o.TenantID, o.EventID}] = &acc{first: -1}
+	}
+	if len(byEvent) == 0 {
+		return nil
+	}
+	for i := range outs {
+		o := &outs[i]
+		a := byEvent[key{o.TenantID, o.EventID}]
+		if a == nil {
+			continue
+		}
+		if a.first < 0 {
+			a.first = i
+		}
+		switch o.Source {
+		case SourceClient:
+			a.client = true
+		case SourceServer:
+			a.server = true
+		case SourceBoth:
+			a.client, a.server = true, true
+		}
+	}
+	out := make([]DedupCandidate, 0, len(byEvent))
+	for k, a := range byEvent {
+		side := ""
+		switch {
+		case a.client && a.server:
+			side = SourceBoth
+		case a.client:
+			side = SourceClient
+		case a.server:
+			side = SourceServer
+		default:
+			continue
+		}
+		at := outs[a.first].CreatedAt
+		if at.IsZero() {
+			at = now
+		}
+		out = append(out, DedupCandidate{Index: a.first, TenantID: k.tenant, EventID: k.event, Hour: at.UTC().Truncate(time.Hour), Side: side})
+	}
+	slices.SortFunc(out, func(a, b DedupCandidate) int {
+		return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.EventID, b.EventID))
+	})
+	return out
 }

@@ -251,6 +251,9 @@ type DeliveryOutcome struct {
 	// Test: the pixel had a test_event_code when the outcome was written
 	// (debug mode: the platform's test tools got it).
 	Test bool
+	// EventName is the event's canonical name, for the live stream only:
+	// not stored (the audit row has it), "" when read back.
+	EventName string
 }
 
 // PlatformResponse is the platform's answer to one request, stored once and

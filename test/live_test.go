@@ -244,6 +244,8 @@ func TestLiveStreamAcrossInstances(t *testing.T) {
 			return m.Event == "delivery" && m.Data["event_id"] == demoEvent && m.Data["pixel"] == px && m.Data["status"] != "retrying"
 		})
 		require.Equal(t, "delivered", d.Data["status"], "%+v", d.Data)
+		require.Equal(t, "purchase", d.Data["event_name"], "%+v", d.Data)
+		require.Equal(t, "client", d.Data["source"], "%+v", d.Data)
 		code, _ := d.Data["http_status"].(float64)
 		require.True(t, code >= 200 && code < 300, "%+v", d.Data)
 	}

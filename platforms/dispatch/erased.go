@@ -98,7 +98,7 @@ func (l *loop) dropErased(ctx context.Context, p *platforms.Pixel, items []item,
 			continue
 		}
 		gone = append(gone, it)
-		rec.outs = append(rec.outs, l.outcome(p.TenantID, it.ev.EventID, p, StatusErased, it.ev.Source, requests, "", now))
+		rec.outs = append(rec.outs, l.outcome(p.TenantID, it.ev.EventID, it.ev.Name, p, StatusErased, it.ev.Source, requests, "", now))
 	}
 	l.e.log.Info("events of erased visitors dropped", "platform", l.platform, "pixel", p.UUID, "events", len(gone))
 	// As in deliver: count down only once the outcomes are queued.

@@ -37,9 +37,10 @@ func (e *Engine) publishAccepted(evs []store.AuditEvent) {
 	}
 }
 
-// publishOutcomes tells the live streams each written outcome, with the
-// HTTP status of the request that carried it: one Publish per tenant per
-// recorder write.
+// publishOutcomes tells the live streams each written outcome — the event's
+// name, the copy's source and the test flag as stored, and the HTTP status
+// of the request that carried it: one Publish per tenant per recorder
+// write.
 func (l *loop) publishOutcomes(r *record) {
 	pub := l.e.d.Live
 	if pub == nil || len(r.outs) == 0 {
@@ -65,9 +66,9 @@ func (l *loop) publishOutcomes(r *record) {
 			}
 		}
 		byTenant[o.TenantID] = append(byTenant[o.TenantID], live.Update{
-			Kind: live.KindDelivery, EventID: o.EventID, At: o.CreatedAt.UTC(),
+			Kind: live.KindDelivery, EventID: o.EventID, At: o.CreatedAt.UTC(), EventName: o.EventName, Source: o.Source,
 			Pixel: o.PixelUUID, Platform: o.Platform, Status: o.Status, Attempts: o.Attempts,
-			HTTPStatus: statuses[o.ResponseID],
+			HTTPStatus: statuses[o.ResponseID], Test: o.Test,
 		})
 	}
 	for t, ups := range byTenant {

@@ -15,8 +15,9 @@ import (
 )
 
 // TestPublishesToLiveStreams: with Deps.Live, a tenant's stream sees its
-// event accepted and each pixel's answer with the HTTP status; another
-// tenant's events never reach it.
+// event accepted and each pixel's answer with the event's name, the copy's
+// source, the test flag and the HTTP status; another tenant's events never
+// reach it.
 func TestPublishesToLiveStreams(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig())
@@ -24,7 +25,7 @@ func TestPublishesToLiveStreams(t *testing.T) {
 	t.Cleanup(func() { _ = hub.Stop(context.Background()) })
 	e.deps.Live = hub
 	a, b := e.tenant(), e.tenant()
-	good := e.pixel(a, store.PlatformMeta, true, nil)
+	good := e.patchPixel(a, e.pixel(a, store.PlatformMeta, true, nil), store.PixelPatch{TestEventCode: ptr("TEST12345")})
 	bad := e.pixel(a, store.PlatformMeta, true, map[string]string{"access_token": "EAAB-refused-token-000000000"})
 	e.pixel(b, store.PlatformMeta, true, nil)
 	sub, err := hub.Subscribe(t.Context(), a)
@@ -61,5 +62,12 @@ func TestPublishesToLiveStreams(t *testing.T) {
 	require.Equal(t, dispatch.StatusDelivered, ok.Status)
 	require.Equal(t, http.StatusOK, ok.HTTPStatus)
 	require.Equal(t, store.PlatformMeta, ok.Platform)
-	require.GreaterOrEqual(t, got["delivery/"+bad.UUID].HTTPStatus, 400)
+	require.Equal(t, "lead", ok.EventName)
+	require.Equal(t, store.SourceClient, ok.Source)
+	require.True(t, ok.Test, "debug mode: the pixel has a test_event_code")
+	refused := got["delivery/"+bad.UUID]
+	require.GreaterOrEqual(t, refused.HTTPStatus, 400)
+	require.Equal(t, "lead", refused.EventName)
+	require.Equal(t, store.SourceClient, refused.Source)
+	require.False(t, refused.Test)
 }

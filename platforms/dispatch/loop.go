@@ -226,11 +226,12 @@ func (l *loop) unhold(ids []string) {
 	}
 }
 
-// outcome is the row of one event for pixel p (nil: none) in status; source
+// outcome is the row of one event (name: its canonical name, for the live
+// stream) for pixel p (nil: none) in status; source
 // is the copy's (store.Source*), Test whether p has a test_event_code.
-func (l *loop) outcome(tenant, eventID string, p *platforms.Pixel, status, source string, attempts int, respID string, at time.Time) store.DeliveryOutcome {
+func (l *loop) outcome(tenant, eventID, name string, p *platforms.Pixel, status, source string, attempts int, respID string, at time.Time) store.DeliveryOutcome {
 	o := store.DeliveryOutcome{
-		TenantID: tenant, EventID: eventID, Platform: l.platform, Source: sourceOf(source),
+		TenantID: tenant, EventID: eventID, EventName: name, Platform: l.platform, Source: sourceOf(source),
 		Status: status, Attempts: attempts, ResponseID: respID, CreatedAt: at,
 	}
 	if p != nil {
@@ -287,7 +288,7 @@ func (l *loop) handle(workCtx context.Context, msgs []queue.Message, reclaimed b
 		}
 		if err != nil {
 			l.e.log.Warn("undeliverable queue entry", "group", l.group, "id", m.ID, "tenant", m.TenantID, "err", err)
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, nil, StatusFailed, "", 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, nil, StatusFailed, "", 0, "", now))
 			l.letter(settled, &msgState{msg: m}, "undecodable queue entry")
 			settled.acks = append(settled.acks, m.ID)
 			continue
@@ -358,7 +359,7 @@ func (l *loop) merge(m queue.Message, snap *snapshot, now time.Time) {
 		return
 	}
 	for _, p := range snap.lookup(l.platform, m.TenantID) {
-		l.settled.outs = append(l.settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusMerged, src, 0, "", now))
+		l.settled.outs = append(l.settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusMerged, src, 0, "", now))
 	}
 	l.settled.acks = append(l.settled.acks, m.ID)
 }
@@ -407,28 +408,28 @@ func (l *loop) route(workCtx context.Context, ms *msgState, ev *platforms.Event,
 	}
 	for i := range ms.merges {
 		for _, p := range pixels {
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusMerged, ms.msrc[i], 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusMerged, ms.msrc[i], 0, "", now))
 		}
 	}
 	needsConfirm := ev.Class == platforms.ClassConversion && !confirmed
 	var ok []*platforms.Pixel
 	for _, p := range pixels {
 		if !targeted {
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusSkipped, ev.Source, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusSkipped, ev.Source, 0, "", now))
 			continue
 		}
 		if needsConfirm && snap.confirms(p.UUID) {
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusUnconfirmed, ev.Source, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusUnconfirmed, ev.Source, 0, "", now))
 			continue
 		}
 		switch err := l.dest.Check(p, ev, now); {
 		case err == nil:
 			ok = append(ok, p)
 		case errors.Is(err, platforms.ErrSkip):
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusSkipped, ev.Source, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusSkipped, ev.Source, 0, "", now))
 		default:
 			l.e.log.Debug("event refused for pixel", "platform", l.platform, "pixel", p.UUID, "err", err)
-			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, p, StatusFailed, ev.Source, 0, "", now))
+			settled.outs = append(settled.outs, l.outcome(m.TenantID, m.EventID, m.EventName, p, StatusFailed, ev.Source, 0, "", now))
 			l.letter(settled, ms, "failed: invalid for pixel "+p.UUID)
 		}
 	}
@@ -629,7 +630,7 @@ func (l *loop) deliver(workCtx context.Context, b *batch) {
 					again = append(again, it)
 				}
 			}
-			rec.outs = append(rec.outs, l.outcome(b.pixel.TenantID, it.ev.EventID, b.pixel, status, it.ev.Source, attempt, respID, now))
+			rec.outs = append(rec.outs, l.outcome(b.pixel.TenantID, it.ev.EventID, it.ev.Name, b.pixel, status, it.ev.Source, attempt, respID, now))
 		}
 		if nFailed > 0 || nDead > 0 {
 			l.e.log.Warn("events not delivered", "platform", l.platform, "pixel", b.pixel.UUID,

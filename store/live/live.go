@@ -33,8 +33,9 @@ const (
 	// KindAccepted: the event was accepted (its audit row is written).
 	KindAccepted = "accepted"
 	// KindDelivery: one pixel's outcome (delivered, retrying, failed, dead,
-	// skipped, merged), with the platform's HTTP status when a request was
-	// made.
+	// skipped, merged, unconfirmed), with the event's name, the source of
+	// the copy the outcome is about, the test flag, and the platform's HTTP
+	// status when a request was made.
 	KindDelivery = "delivery"
 	// KindGap: updates may have been lost (the connection to Redis was
 	// interrupted). Carries nothing else.
@@ -48,10 +49,14 @@ type Update struct {
 	EventID string    `json:"event_id,omitempty"`
 	At      time.Time `json:"at"`
 
+	// KindAccepted and KindDelivery: the event's canonical name, and the
+	// source (client, server, both) of the event (accepted) or of the copy
+	// the outcome is about (delivery: store.DeliveryOutcome.Source).
+	EventName string `json:"event_name,omitempty"`
+	Source    string `json:"source,omitempty"`
+
 	// KindAccepted: the audit row's fields (personal data unmasked: mask
 	// before showing).
-	EventName   string `json:"event_name,omitempty"`
-	Source      string `json:"source,omitempty"`
 	URL         string `json:"url,omitempty"`
 	ClientIP    string `json:"client_ip,omitempty"`
 	UserAgent   string `json:"user_agent,omitempty"`
@@ -66,6 +71,9 @@ type Update struct {
 	Status     string `json:"status,omitempty"`
 	Attempts   int    `json:"attempts,omitempty"`
 	HTTPStatus int    `json:"http_status,omitempty"`
+	// Test: debug mode, the pixel had a test_event_code
+	// (store.DeliveryOutcome.Test).
+	Test bool `json:"test,omitempty"`
 }
 
 // Publisher is the delivery engine's side.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -46,19 +47,30 @@ type seenKey struct {
 
 func hourOf(t time.Time) int64 { return t.UTC().Truncate(time.Hour).Unix() }
 
-// mergeLedger collects the (tenant, event id) pairs a batch marks as seen
-// twice, with the hour to count them in.
-type mergeLedger map[seenKey]int64
+// dedupEntry is a candidate for the deduplicated count: its hour, and the
+// side the batch shows (store.DedupCandidate).
+type dedupEntry struct {
+	hour int64
+	side string
+}
 
-func (m mergeLedger) add(tenant [16]byte, event string, hour int64) {
+// mergeLedger collects the (tenant, event id) pairs a batch may show to be
+// seen from both sides.
+type mergeLedger map[seenKey]dedupEntry
+
+func (m mergeLedger) add(tenant [16]byte, event string, hour int64, side string) {
 	k := seenKey{tenant, event}
 	if _, ok := m[k]; !ok {
-		m[k] = hour
+		m[k] = dedupEntry{hour, side}
 	}
 }
 
-// queue adds the ledger insert + merge count upsert to b: only the pairs
-// the ledger did not know yet are counted.
+// queue adds the ledger insert + dedup count upsert to b: a pair counts
+// when its side is "both", or when a stored outcome of the event (this
+// transaction's included) has another known source — one index probe of
+// delivery_outcome (tenant_id, event_id) per candidate, bounded to the
+// partitions of the ledger's retention; only the pairs the ledger did not
+// know yet are counted.
 func (m mergeLedger) queue(b *pgx.Batch) {
 	if len(m) == 0 {
 		return
@@ -76,21 +88,32 @@ func (m mergeLedger) queue(b *pgx.Batch) {
 	tids := make([]pgtype.UUID, len(keys))
 	events := make([]string, len(keys))
 	hours := make([]time.Time, len(keys))
+	sides := make([]string, len(keys))
+	first := int64(math.MaxInt64)
 	for i, k := range keys {
+		e := m[k]
 		tids[i] = pgtype.UUID{Bytes: k.tenant, Valid: true}
-		events[i] = k.event
-		hours[i] = time.Unix(m[k], 0).UTC()
+		events[i], hours[i], sides[i] = k.event, time.Unix(e.hour, 0).UTC(), e.side
+		first = min(first, e.hour)
 	}
-	b.Queue(`WITH seen AS (
+	since := time.Unix(first, 0).UTC().Add(-store.StatsLedgerRetention)
+	b.Queue(`WITH cand AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) AS c (tenant_id, event_id, hour, side)
+		), seen AS (
 			INSERT INTO stats_merge_seen (tenant_id, event_id, hour)
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+			SELECT c.tenant_id, c.event_id, c.hour FROM cand c
+			WHERE c.side = 'both' OR EXISTS (
+				SELECT 1 FROM delivery_outcome d
+				WHERE d.tenant_id = c.tenant_id AND d.event_id = c.event_id AND d.created_at >= $5
+					AND d.source <> '' AND d.source <> c.side)
+			ORDER BY c.tenant_id, c.event_id
 			ON CONFLICT DO NOTHING
 			RETURNING tenant_id, hour
 		)
 		INSERT INTO stats_merge_hourly AS t (tenant_id, hour, merged)
 		SELECT tenant_id, hour, count(*) FROM seen GROUP BY tenant_id, hour ORDER BY tenant_id, hour
 		ON CONFLICT (tenant_id, hour) DO UPDATE SET merged = t.merged + excluded.merged`,
-		tids, events, hours)
+		tids, events, hours, sides, since)
 }
 
 // sendStats runs the queued rollup statements in one round trip.
@@ -127,7 +150,7 @@ func rollupEvents(ctx context.Context, tx pgx.Tx, evs []store.AuditEvent, tids [
 			c.server++
 		case store.SourceBoth:
 			c.both++
-			ledger.add(k.tenant, e.EventID, k.hour)
+			ledger.add(k.tenant, e.EventID, k.hour, store.SourceBoth)
 		default: // client, and "" from older records
 			c.client++
 		}
@@ -156,7 +179,8 @@ func rollupEvents(ctx context.Context, tx pgx.Tx, evs []store.AuditEvent, tids [
 }
 
 // rollupOutcomes counts the batch's finished deliveries per tenant, pixel
-// and hour, and its "merged" outcomes in the dedup ledger.
+// and hour, and its events seen from both sides (store.DedupCandidates) in
+// the dedup ledger.
 func rollupOutcomes(ctx context.Context, tx pgx.Tx, outs []store.DeliveryOutcome, tids []pgtype.UUID, now time.Time) error {
 	agg := map[pixelHourKey]*store.DeliveryCounts{}
 	ledger := mergeLedger{}
@@ -182,9 +206,10 @@ func rollupOutcomes(ctx context.Context, tx pgx.Tx, outs []store.DeliveryOutcome
 			count().Failed++
 		case "dead":
 			count().Dead++
-		case "merged":
-			ledger.add(tids[i].Bytes, o.EventID, hourOf(at))
 		}
+	}
+	for _, c := range store.DedupCandidates(outs, now) {
+		ledger.add(tids[c.Index].Bytes, c.EventID, c.Hour.Unix(), c.Side)
 	}
 	var b pgx.Batch
 	if len(agg) > 0 {

@@ -69,21 +69,34 @@ func upsertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, co
 	return err
 }
 
-// countMerges adds the ledger's new (tenant, event id) pairs to the merge
-// rollup: a pair already in the ledger was counted before.
-func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]int64) error {
+// dedupEntry is a candidate for the deduplicated count: its hour, and the
+// side the batch shows (store.DedupCandidate).
+type dedupEntry struct {
+	hour int64
+	side string
+}
+
+// countMerges adds the ledger's new (tenant, event id) pairs to the dedup
+// rollup: a pair counts when its side is "both", or when a stored outcome
+// of the event (this transaction's included) has another known source — an
+// index probe of delivery_outcome (tenant_id, event_id) per candidate; a
+// pair already in the ledger was counted before.
+func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]dedupEntry) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO stats_merge_seen (tenant_id, event_id, hour) VALUES (?, ?, ?)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO stats_merge_seen (tenant_id, event_id, hour)
+		SELECT ?1, ?2, ?3 WHERE ?4 = 'both' OR EXISTS (
+			SELECT 1 FROM delivery_outcome WHERE tenant_id = ?1 AND event_id = ?2 AND source <> '' AND source <> ?4)
 		ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
 	agg := map[hourKey]int64{}
-	for k, hour := range seen {
-		res, err := stmt.ExecContext(ctx, k.tenant, k.event, hour)
+	for k, e := range seen {
+		hour := e.hour
+		res, err := stmt.ExecContext(ctx, k.tenant, k.event, hour, e.side)
 		if err != nil {
 			return err
 		}
@@ -106,7 +119,7 @@ func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]int64) error 
 func rollupEvents(ctx context.Context, tx *sql.Tx, evs []store.AuditEvent, now time.Time) error {
 	type counts struct{ client, server, both int64 }
 	agg := map[hourKey]*counts{}
-	seen := map[seenKey]int64{}
+	seen := map[seenKey]dedupEntry{}
 	for i := range evs {
 		e := &evs[i]
 		at := e.CreatedAt
@@ -125,7 +138,7 @@ func rollupEvents(ctx context.Context, tx *sql.Tx, evs []store.AuditEvent, now t
 		case store.SourceBoth:
 			c.both++
 			if _, ok := seen[seenKey{e.TenantID, e.EventID}]; !ok {
-				seen[seenKey{e.TenantID, e.EventID}] = k.hour
+				seen[seenKey{e.TenantID, e.EventID}] = dedupEntry{k.hour, store.SourceBoth}
 			}
 		default: // client, and "" from older records
 			c.client++
@@ -146,10 +159,10 @@ func rollupEvents(ctx context.Context, tx *sql.Tx, evs []store.AuditEvent, now t
 }
 
 // rollupOutcomes counts the batch's finished deliveries per tenant, pixel
-// and hour, and its "merged" outcomes in the dedup ledger.
+// and hour, and its events seen from both sides (store.DedupCandidates) in
+// the dedup ledger.
 func rollupOutcomes(ctx context.Context, tx *sql.Tx, outs []store.DeliveryOutcome, now time.Time) error {
 	agg := map[pixelHourKey]*store.DeliveryCounts{}
-	seen := map[seenKey]int64{}
 	for i := range outs {
 		o := &outs[i]
 		at := o.CreatedAt
@@ -172,11 +185,11 @@ func rollupOutcomes(ctx context.Context, tx *sql.Tx, outs []store.DeliveryOutcom
 			count().Failed++
 		case "dead":
 			count().Dead++
-		case "merged":
-			if _, ok := seen[seenKey{o.TenantID, o.EventID}]; !ok {
-				seen[seenKey{o.TenantID, o.EventID}] = hourOf(at)
-			}
 		}
+	}
+	seen := map[seenKey]dedupEntry{}
+	for _, c := range store.DedupCandidates(outs, now) {
+		seen[seenKey{c.TenantID, c.EventID}] = dedupEntry{hourOf(c.Hour), c.Side}
 	}
 	keys := slices.SortedFunc(maps.Keys(agg), func(a, b pixelHourKey) int {
 		return cmp.Or(cmp.Compare(a.tenant, b.tenant), cmp.Compare(a.pixel, b.pixel), cmp.Compare(a.hour, b.hour))

@@ -96,14 +96,45 @@ func writeStatsFixture(t *testing.T, s Store, base time.Time) statsFixture {
 	add(out(f.b.ID, f.bPixel.UUID, "meta", "delivered", old, 3, ""))
 	require.NoError(t, s.AppendOutcomes(c, batch))
 
-	// Merges: one event merged for two pixels, in two batches, counts
-	// once; the "both" event merged too is still one; B merges the same
-	// event id (its own).
-	merged := uuid.NewString()
-	require.NoError(t, s.AppendOutcomes(c, append(out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, merged),
-		out(f.b.ID, f.bPixel.UUID, "meta", "merged", recent, 1, merged)...)))
-	require.NoError(t, s.AppendOutcomes(c, append(out(f.a.ID, f.amberLow.UUID, "google", "merged", recent, 1, merged),
-		out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, both.EventID)...)))
+	// Deduplication: only events seen from both sides count, once.
+	src := func(o []store.DeliveryOutcome, source string) []store.DeliveryOutcome {
+		for i := range o {
+			o[i].Source = source
+		}
+		return o
+	}
+	// crossLate: the browser copy was sent (skipped here: not a delivery),
+	// then the server copy came late and is merged for two pixels, in two
+	// batches: counts once.
+	crossLate := uuid.NewString()
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.green.UUID, "meta", "skipped", recent, 1, crossLate), store.SourceClient)))
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, crossLate), store.SourceServer)))
+	// repeat: the browser fired it twice (a same-side repeat): not counted,
+	// though merged for two pixels.
+	repeat := uuid.NewString()
+	require.NoError(t, s.AppendOutcomes(c, append(src(out(f.a.ID, f.amberLow.UUID, "google", "skipped", recent, 1, repeat), store.SourceClient),
+		src(out(f.a.ID, f.amberLow.UUID, "google", "merged", recent, 1, repeat), store.SourceClient)...)))
+	require.NoError(t, s.AppendOutcomes(c, append(src(out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, repeat), store.SourceClient),
+		// crossLate again, for another pixel: still once.
+		src(out(f.a.ID, f.amberLow.UUID, "google", "merged", recent, 1, crossLate), store.SourceServer)...)))
+	// inWindow: the server copy was folded in before the send: the sent
+	// copy's outcomes say "both" (with the merged copy's own, in the same
+	// batch or not).
+	inWindow := uuid.NewString()
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.red.UUID, "linkedin", "merged", recent, 1, inWindow), store.SourceServer)))
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.red.UUID, "linkedin", "skipped", recent, 1, inWindow), store.SourceBoth)))
+	// serverTwice: a retried webhook, and a merged outcome written before
+	// migration 003 (no source) beside it: not counted.
+	serverTwice := uuid.NewString()
+	require.NoError(t, s.AppendOutcomes(c, append(src(out(f.a.ID, f.green.UUID, "meta", "skipped", recent, 1, serverTwice), store.SourceServer),
+		out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, serverTwice)...)))
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.amberLow.UUID, "google", "merged", recent, 1, serverTwice), store.SourceServer)))
+	// The "both" audit event merged too is still one.
+	require.NoError(t, s.AppendOutcomes(c, src(out(f.a.ID, f.green.UUID, "meta", "merged", recent, 1, both.EventID), store.SourceServer)))
+	// B merges A's event ids with a server copy: A's browser outcomes of
+	// the same id are another tenant's and prove nothing for B.
+	require.NoError(t, s.AppendOutcomes(c, append(src(out(f.b.ID, f.bPixel.UUID, "meta", "merged", recent, 1, repeat), store.SourceServer),
+		src(out(f.b.ID, f.bPixel.UUID, "meta", "merged", recent, 1, crossLate), store.SourceServer)...)))
 
 	consent := func(tenant, visitor string, marketing bool, at time.Time) {
 		t.Helper()
@@ -151,7 +182,7 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 			require.Equal(t, now, got.To)
 			require.Equal(t, store.SourceCounts{Client: 3, Server: 2, Both: 1}, got.Events)
 			require.Equal(t, store.DeliveryCounts{Delivered: 35, Failed: 4}, got.Deliveries)
-			require.Equal(t, int64(2), got.Deduplicated)
+			require.Equal(t, int64(3), got.Deduplicated, "the both event, crossLate and inWindow")
 			require.Equal(t, store.ConsentCounts{Decided: 6, Marketing: 3}, got.Consent)
 
 			lights := map[string]string{}
@@ -178,7 +209,7 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 			require.NoError(t, err)
 			require.Equal(t, store.SourceCounts{Client: 5, Server: 1, Both: 2}, gb.Events)
 			require.Equal(t, store.DeliveryCounts{Failed: 50}, gb.Deliveries)
-			require.Equal(t, int64(3), gb.Deduplicated)
+			require.Equal(t, int64(2), gb.Deduplicated, "its two both events")
 			require.Equal(t, store.ConsentCounts{Decided: 2, Marketing: 1}, gb.Consent)
 			require.Len(t, gb.Pixels, 1)
 			require.Equal(t, store.LightRed, gb.Pixels[0].Light, "failed everything for 48 h")
@@ -209,7 +240,7 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 			tenants := []store.Tenant{NewTenant(t, s), NewTenant(t, s), NewTenant(t, s)}
 			now := time.Now().UTC()
 			at := now.Add(-time.Hour)
-			shared := make([]string, 10) // merged by every writer
+			shared := make([]string, 10) // merged (browser + server) by every writer
 			for i := range shared {
 				shared[i] = uuid.NewString()
 			}
@@ -232,7 +263,9 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 								outs = append(outs, store.DeliveryOutcome{TenantID: ten.ID, EventID: uuid.NewString(), PixelUUID: "p", Platform: "meta", Status: "delivered", CreatedAt: at})
 							}
 							for _, id := range shared {
-								outs = append(outs, store.DeliveryOutcome{TenantID: ten.ID, EventID: id, PixelUUID: "p", Platform: "meta", Status: "merged", CreatedAt: at})
+								outs = append(outs,
+									store.DeliveryOutcome{TenantID: ten.ID, EventID: id, PixelUUID: "p", Platform: "meta", Status: "skipped", Source: store.SourceClient, CreatedAt: at},
+									store.DeliveryOutcome{TenantID: ten.ID, EventID: id, PixelUUID: "p", Platform: "meta", Status: "merged", Source: store.SourceServer, CreatedAt: at})
 							}
 						}
 						errs <- s.AppendEvents(ctx(t), evs)
@@ -299,7 +332,7 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 			require.Zero(t, n)
 			got, err := s.TenantStats(ctx(t), f.a.ID, base.Add(30*time.Minute))
 			require.NoError(t, err)
-			require.Equal(t, int64(2), got.Deduplicated)
+			require.Equal(t, int64(3), got.Deduplicated)
 
 			n, err = s.PurgeStats(ctx(t), base.Add(9*24*time.Hour))
 			require.NoError(t, err)

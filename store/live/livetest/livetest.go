@@ -100,8 +100,8 @@ func accepted(id string) live.Update {
 
 func delivery(id, status string, code int) live.Update {
 	return live.Update{
-		Kind: live.KindDelivery, EventID: id, At: time.Now().UTC().Truncate(time.Millisecond),
-		Pixel: uuid.NewString(), Platform: "meta", Status: status, Attempts: 2, HTTPStatus: code,
+		Kind: live.KindDelivery, EventID: id, At: time.Now().UTC().Truncate(time.Millisecond), EventName: "purchase", Source: "both",
+		Pixel: uuid.NewString(), Platform: "meta", Status: status, Attempts: 2, HTTPStatus: code, Test: true,
 	}
 }
 
