@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/proxy/tenant"
@@ -109,45 +106,9 @@ func (s *liveStream) waitFor(t *testing.T, what string, ok func(sseEvent) bool) 
 // own stream.
 func TestLiveStreamAcrossInstances(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (run `make deps`): %v", err)
-	}
-	defer conn.Close(ctx)
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis is required in CI: %v", err)
-		}
-		t.Skipf("Redis unreachable (run `make deps`): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	schema, prefix := "pgw_live_"+suffix, "pgwtest"+suffix
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresDSN())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-		r := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		defer r.Close()
-		iter := r.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-		for iter.Next(context.Background()) {
-			r.Del(context.Background(), iter.Val())
-		}
-	})
+	schema, prefix, _ := scaledStores(t)
 
-	env := append(embeddedEnv(t, t.TempDir(), newMasterKey(t)),
-		"PIXELGW_MODE=scaled",
-		"PIXELGW_DATABASE_POSTGRES_DSN="+postgresDSN()+"&search_path="+schema,
-		"PIXELGW_REDIS_PREFIX="+prefix,
+	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_PLATFORMS_SIMULATOR=true",
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=1s",
 	)
