@@ -44,13 +44,14 @@ const (
 	ttToken   = "tt-dispatch-access-token-0123456789"
 )
 
-// env is one gateway's delivery side: a real SQLite queue and store, the
-// strict simulator over real HTTP, real adapters and an engine.
+// env is one gateway's delivery side: a real queue and store (SQLite by
+// default; Redis + PostgreSQL with newScaledEnv), the strict simulator over
+// real HTTP, real adapters and an engine.
 type env struct {
 	t         testing.TB
 	sim       *platformsim.Sim
-	q         *queuesqlite.Queue
-	st        *storesqlite.Store
+	q         queue.Queue
+	st        store.Store
 	kr        *secret.Keyring
 	cfg       dispatch.Config
 	deps      dispatch.Deps
@@ -72,7 +73,24 @@ func testConfig() dispatch.Config {
 	return cfg
 }
 
+// newEnv is an env on a SQLite queue and store in a temp dir (embedded mode).
 func newEnv(t testing.TB, cfg dispatch.Config) *env {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := queuesqlite.Open(t.Context(), filepath.Join(dir, "queue.db"), queuesqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, q.Close()) })
+	st, err := storesqlite.Open(t.Context(), filepath.Join(dir, "pixelgw.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	_, err = st.Migrate(t.Context())
+	require.NoError(t, err)
+	return newEnvOn(t, cfg, q, st)
+}
+
+// newEnvOn is an env on the given queue and migrated store, which the
+// caller closes at cleanup.
+func newEnvOn(t testing.TB, cfg dispatch.Config, q queue.Queue, st store.Store) *env {
 	t.Helper()
 	sim := platformsim.New(platformsim.Options{Tokens: map[string]string{
 		platformsim.Meta: metaToken, platformsim.Google: gaSecret, platformsim.TikTok: ttToken,
@@ -83,15 +101,6 @@ func newEnv(t testing.TB, cfg dispatch.Config) *env {
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
 
-	dir := t.TempDir()
-	q, err := queuesqlite.Open(t.Context(), filepath.Join(dir, "queue.db"), queuesqlite.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, q.Close()) })
-	st, err := storesqlite.Open(t.Context(), filepath.Join(dir, "pixelgw.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	_, err = st.Migrate(t.Context())
-	require.NoError(t, err)
 	kr, err := secret.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, secret.KeySize)})
 	require.NoError(t, err)
 

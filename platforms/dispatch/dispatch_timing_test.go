@@ -13,9 +13,15 @@ import (
 )
 
 // BenchmarkDeliver measures deliveries (event × pixel) per second through
-// the SQLite queue, the simulator (Meta + GA4 pixel per tenant) and the
-// SQLite audit (event rows, outcomes, responses), embedded mode.
+// the queue, the simulator (Meta + GA4 pixel per tenant) and the audit
+// (event rows, outcomes, responses): embedded mode (SQLite queue and
+// store) and scaled mode (Redis queue, PostgreSQL store).
 func BenchmarkDeliver(b *testing.B) {
+	b.Run("embedded", func(b *testing.B) { benchDeliver(b, newEnv) })
+	b.Run("scaled", func(b *testing.B) { benchDeliver(b, newScaledEnv) })
+}
+
+func benchDeliver(b *testing.B, newEnv func(testing.TB, dispatch.Config) *env) {
 	const tenants, perRound = 10, 2000
 	cfg := dispatch.Defaults()
 	cfg.MaxWait = 20 * time.Millisecond

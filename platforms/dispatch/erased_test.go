@@ -86,6 +86,9 @@ func TestErasureRecallsEventInMergeWindow(t *testing.T) {
 	// Same visitor id in another tenant: not erased.
 	kept := e.admitVisitor(other, visitor, visitor, time.Now())
 	eventually(t, func() bool { return gather(t, reg, "pixelgw_merge_window_waiting", nil) == 2 }, "both wait in the merge window")
+	// Audited before the erasure (the audit group drops an erased visitor's
+	// rows, and the outcome is read through the event's row).
+	eventually(t, func() bool { _, ok := e.auditRows(ten)[held]; return ok }, "the held event audited")
 
 	erasedAt := time.Now()
 	er, err := e.q.EraseVisitor(t.Context(), ten, visitor, erasedAt, time.Hour)
