@@ -29,7 +29,7 @@ type PixelInput struct {
 	EventMap          map[string]string `json:"event_map"`
 	IsActive          *bool             `json:"is_active"`           // default true
 	ServerSideEnabled *bool             `json:"server_side_enabled"` // default true
-	ClientSideEnabled *bool             `json:"client_side_enabled"` // default true
+	ClientSideEnabled *bool             `json:"client_side_enabled"` // default true, false for google (never both with server_side_enabled there)
 	TestEventCode     string            `json:"test_event_code"`
 	Domains           []string          `json:"domains"`
 	// ConfirmBrowserConversions: send browser-sourced conversions only when
@@ -245,6 +245,9 @@ func validatePixel(p store.Pixel, creds map[string]string) error {
 	if spec.eventMapRequired && mapped == 0 {
 		return fieldError("event_map", "required for %s: map each event to %s", p.Platform, spec.eventValueHint)
 	}
+	if p.Platform == store.PlatformGoogle && p.ClientSideEnabled && p.ServerSideEnabled {
+		return fieldError("client_side_enabled", "a google pixel is client-side or server-side, never both: GA4 does not deduplicate the browser copy against the server one (set client_side_enabled or server_side_enabled to false)")
+	}
 	if p.TestEventCode != "" && !testCodeRe.MatchString(p.TestEventCode) {
 		return fieldError("test_event_code", "must be 1-64 of [A-Za-z0-9_-]")
 	}
@@ -324,7 +327,8 @@ func (a *API) CreatePixel(ctx context.Context, tenantID string, in PixelInput) (
 		Extras: nonNilMap(in.Extras), EventMap: nonNilMap(in.EventMap),
 		IsActive:          boolOr(in.IsActive, true),
 		ServerSideEnabled: boolOr(in.ServerSideEnabled, true),
-		ClientSideEnabled: boolOr(in.ClientSideEnabled, true),
+		// GA4 does not deduplicate: a google pixel is server-side unless told
+		ClientSideEnabled: boolOr(in.ClientSideEnabled, in.Platform != store.PlatformGoogle),
 		TestEventCode:     in.TestEventCode, Domains: in.Domains, Status: "unknown",
 		CreatedAt: now, UpdatedAt: now,
 		ConfirmBrowserConversions: in.ConfirmBrowserConversions,
@@ -399,10 +403,10 @@ func (a *API) updatePixel(ctx context.Context, tenantID, id string, in pixelPatc
 		patch.IsActive = in.IsActive
 	}
 	if in.ServerSideEnabled != nil {
-		patch.ServerSideEnabled = in.ServerSideEnabled
+		next.ServerSideEnabled, patch.ServerSideEnabled = *in.ServerSideEnabled, in.ServerSideEnabled
 	}
 	if in.ClientSideEnabled != nil {
-		patch.ClientSideEnabled = in.ClientSideEnabled
+		next.ClientSideEnabled, patch.ClientSideEnabled = *in.ClientSideEnabled, in.ClientSideEnabled
 	}
 	if in.TestEventCode != nil {
 		next.TestEventCode, patch.TestEventCode = *in.TestEventCode, in.TestEventCode

@@ -95,6 +95,7 @@ func TestPixelPlatformValidation(t *testing.T) {
 		{"meta bad test code", mut(metaPixel, func(m map[string]any) { m["test_event_code"] = "TEST 1" }), "test_event_code: must be 1-64 of [A-Za-z0-9_-]"},
 		{"google UA id", mut(googlePixel, func(m map[string]any) { m["pixel_id"] = "UA-12345-1" }), "pixel_id: must be a GA4 measurement id like G-ABC123XYZ"},
 		{"google no secret", mut(googlePixel, func(m map[string]any) { delete(m, "credentials") }), "credentials.api_secret: required"},
+		{"google client and server side", mut(googlePixel, func(m map[string]any) { m["client_side_enabled"] = true }), "client_side_enabled: a google pixel is client-side or server-side, never both: GA4 does not deduplicate the browser copy against the server one (set client_side_enabled or server_side_enabled to false)"},
 		{"google reserved event", mut(googlePixel, func(m map[string]any) { m["event_map"] = map[string]any{"page_view": "session_start"} }), `event_map.page_view: "session_start" is a reserved GA4 event name`},
 		{"linkedin no event map", mut(linkedinPixel, func(m map[string]any) { delete(m, "event_map") }), "event_map: required for linkedin: map each event to a conversion rule URN like urn:lla:llaPartnerConversion:123456"},
 		{"linkedin only skipped events", mut(linkedinPixel, func(m map[string]any) { m["event_map"] = map[string]any{"purchase": ""} }), "event_map: required for linkedin: map each event to a conversion rule URN like urn:lla:llaPartnerConversion:123456"},
@@ -132,7 +133,7 @@ func TestPixelPlatformValidation(t *testing.T) {
 		v := decode[PixelView](t, r)
 		require.True(t, v.IsActive)
 		require.True(t, v.ServerSideEnabled)
-		require.True(t, v.ClientSideEnabled)
+		require.Equal(t, v.Platform != "google", v.ClientSideEnabled, "client-side by default, except google (GA4 does not deduplicate)")
 		require.Equal(t, "unknown", v.Status)
 		require.Equal(t, "/api/v1/tracking/pixels/"+v.UUID, r.header.Get("Location"))
 	}
@@ -261,4 +262,47 @@ func TestPixelConfirmBrowserConversions(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, r.status, r.body)
 	}
 	require.Equal(t, before, e.snapshot())
+}
+
+// TestGooglePixelClientOrServerSide: GA4 does not deduplicate, so a google
+// pixel is client-side or server-side, never both: a create or a patch
+// that would make it both is a 422 that writes nothing; either side alone
+// is fine, and the other platforms may have both.
+func TestGooglePixelClientOrServerSide(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.mustTenant("ga4sides")
+	tok := e.token(RoleAdmin, a.ID)
+	const msg = "client_side_enabled: a google pixel is client-side or server-side, never both: GA4 does not deduplicate the browser copy against the server one (set client_side_enabled or server_side_enabled to false)"
+
+	r := e.do("POST", "/api/v1/tracking/pixels", tok, googlePixel)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	v := decode[PixelView](t, r)
+	require.True(t, v.ServerSideEnabled)
+	require.False(t, v.ClientSideEnabled, "left out: false for google")
+
+	before := e.snapshot()
+	p := e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, `{"client_side_enabled":true}`)
+	require.Equal(t, http.StatusUnprocessableEntity, p.status, p.body)
+	code, m := errorOf(t, p)
+	require.Equal(t, "validation_failed", code)
+	require.Equal(t, msg, m)
+	r = e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"google","pixel_id":"G-BOTH1234","credentials":{"api_secret":"s-0001"},"client_side_enabled":true,"server_side_enabled":true}`)
+	require.Equal(t, http.StatusUnprocessableEntity, r.status, r.body)
+	require.Equal(t, before, e.snapshot())
+
+	// switching sides in one patch is fine
+	p = e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, `{"client_side_enabled":true,"server_side_enabled":false}`)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	pv := decode[PixelView](t, p)
+	require.True(t, pv.ClientSideEnabled)
+	require.False(t, pv.ServerSideEnabled)
+	p = e.do("PATCH", "/api/v1/tracking/pixels/"+v.UUID, tok, `{"server_side_enabled":true}`)
+	require.Equal(t, http.StatusUnprocessableEntity, p.status, p.body)
+
+	r = e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"google","pixel_id":"G-CLIENT123","credentials":{"api_secret":"s-0002"},"client_side_enabled":true,"server_side_enabled":false}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	r = e.do("POST", "/api/v1/tracking/pixels", tok, `{"platform":"meta","pixel_id":"1234567890","credentials":{"access_token":"EAAB-token-0001"},"client_side_enabled":true,"server_side_enabled":true}`)
+	require.Equal(t, http.StatusCreated, r.status, r.body)
+	require.True(t, decode[PixelView](t, r).ClientSideEnabled)
 }

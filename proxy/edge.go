@@ -217,15 +217,18 @@ func (e *Edge) loader(t *tenant.Tenant) (*tag.Asset, error) {
 }
 
 func loaderConfig(t *tenant.Tenant) tag.LoaderConfig {
+	// Platforms: every active pixel's, server-side only ones included (they
+	// decide whether the loader sends beacons at all).
 	seen := map[string]bool{}
 	var plats []string
 	for _, p := range t.Pixels {
-		if p.ClientSideEnabled && !seen[p.Platform] {
+		if !seen[p.Platform] {
 			seen[p.Platform] = true
 			plats = append(plats, p.Platform)
 		}
 	}
 	c := tag.FromSettings(t.Settings, plats)
+	c.ClientSide = clientPixels(t.Pixels)
 	c.LoaderPaths[0] = t.LoaderPath
 	c.CollectPath = t.CollectPath
 	c.ConsentPath = t.ConsentPath

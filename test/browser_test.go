@@ -27,6 +27,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/jaraba/pixelgw/proxy/tag"
 	"github.com/jaraba/pixelgw/proxy/tenant"
 )
 
@@ -117,9 +118,16 @@ func TestBrowser(t *testing.T) {
 			map[string]any{"hostname": h, "cookie_domain": browserSite}, http.StatusCreated, nil)
 	}
 	adminTok := brToken(t, env, "-tenant", "browser-shop", "-role", "admin", "-ttl", "10m")
+	// The demo's five platforms, each with its defaults: client-side too,
+	// except google (server-side only: GA4 does not deduplicate).
 	for _, p := range []map[string]any{
 		{"platform": "meta", "pixel_id": "100000000000042", "credentials": map[string]string{"access_token": "browser-meta-token-not-real"}},
 		{"platform": "google", "pixel_id": "G-BROWSER42", "credentials": map[string]string{"api_secret": "browser-ga4-secret-not-real"}},
+		{"platform": "linkedin", "pixel_id": "1234567", "credentials": map[string]string{"access_token": "browser-li-token-not-real"},
+			"event_map": map[string]string{"purchase": "urn:lla:llaPartnerConversion:1000002"}},
+		{"platform": "tiktok", "pixel_id": "CBROWSER000000000042", "credentials": map[string]string{"access_token": "browser-tt-token-not-real"}},
+		{"platform": "twitter", "pixel_id": "o8z6j", "credentials": map[string]string{"pixel_token": "browser-x-token-not-real"},
+			"event_map": map[string]string{"purchase": "o87nf"}},
 	} {
 		brAPI(t, s.api, adminTok, "POST", "/api/v1/tracking/pixels", p, http.StatusCreated, nil)
 	}
@@ -161,6 +169,14 @@ func TestBrowser(t *testing.T) {
 		"verbose":      testing.Verbose(),
 		"screenshot":   os.Getenv("PIXELGW_BROWSER_SCREENSHOT"),
 		"artifactsDir": artifacts,
+		// the client-side pixels' official tags, requested only after
+		// marketing consent (issue 5 §6)
+		"tagURLs": []string{
+			tag.TagURL("meta", "100000000000042"),
+			tag.TagURL("linkedin", "1234567"),
+			tag.TagURL("tiktok", "CBROWSER000000000042"),
+			tag.TagURL("twitter", "o8z6j"),
+		},
 	})
 	require.NoError(t, err)
 	cmd := exec.CommandContext(ctx, deps.node, filepath.Join("browser", "browser.test.mjs"), string(cfg))
@@ -192,6 +208,8 @@ func TestBrowser(t *testing.T) {
 		Languages struct {
 			Screenshots []string `json:"screenshots"`
 		} `json:"languages"`
+		// Tags are the client-side tag URLs requested after "accept all".
+		Tags []string `json:"tags"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(brLastLine(stdout.String())), &sum), stdout.String())
 	require.True(t, sum.OK)
@@ -204,6 +222,7 @@ func TestBrowser(t *testing.T) {
 	require.NotEmpty(t, sum.Blocked)
 	require.Contains(t, sum.Keyboard.Events, "page_view", "the keyboard visitor's analytics consent")
 	require.Equal(t, []string{"jaraba_consent", "jaraba_visitor_id"}, sum.Keyboard.Cookies)
+	require.Len(t, sum.Tags, 4, "the four client-side pixels' tags after marketing consent")
 	require.Len(t, sum.Languages.Screenshots, 3)
 	for _, f := range sum.Languages.Screenshots {
 		fi, err := os.Stat(f)

@@ -127,6 +127,10 @@ func (a *Adapter) Platform() string { return Name }
 // MaxBatch returns 25.
 func (a *Adapter) MaxBatch() int { return MaxBatch }
 
+// StandardEvent is the GA4 event name for an internal event: see standard.
+// The browser tag (proxy/tag) uses it too.
+func StandardEvent(internal string) string { return standard(internal) }
+
 // standard maps internal events to GA4 recommended events (platforms.md
 // §6); events without one keep their internal name as a custom event.
 func standard(internal string) string {

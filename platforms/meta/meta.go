@@ -109,6 +109,12 @@ func (a *Adapter) Platform() string { return Name }
 // MaxBatch returns 1000.
 func (a *Adapter) MaxBatch() int { return MaxBatch }
 
+// StandardEvent is the Meta standard event for an internal event
+// (platforms.md §6); a custom event keeps its own name; "" when there is
+// none. The browser tag (proxy/tag) uses it too, so both copies carry the
+// same name and Meta deduplicates them.
+func StandardEvent(internal string) string { return standard(internal) }
+
 // standard maps internal events to Meta standard events (platforms.md §6).
 func standard(internal string) string {
 	switch internal {

@@ -64,6 +64,47 @@ type LoaderConfig struct {
 	// loader sends only when google is among them; with none it sends
 	// nothing.
 	Platforms []string
+	// ClientSide are the pixels whose platform's own browser tag the loader
+	// loads once the visitor has marketing consent (never before, never
+	// without it). Only ids and event names: no credentials, no test codes.
+	ClientSide []ClientPixel
+}
+
+// ClientPixel is one client-side pixel: the loader loads the platform's
+// official tag (TagURL) initialised with ID and sends it every tracked
+// event that Events maps, with the first-party beacon's event id.
+type ClientPixel struct {
+	// Platform is meta, google, linkedin, tiktok or twitter.
+	Platform string
+	// ID initialises the tag: the Meta pixel id, the GA4 measurement id,
+	// the LinkedIn Insight Tag partner id, the TikTok pixel code or the X
+	// pixel id. 1-64 of [A-Za-z0-9_-].
+	ID string
+	// Events maps an internal event name to what the tag is sent: the
+	// event name (meta, google, tiktok), the conversion rule id (linkedin,
+	// digits) or the event tag id (twitter, tw-<pixel>-<tag>). An event
+	// missing, or mapped to "", is not sent; except that with Custom a
+	// custom event ("custom:<name>") missing from Events is sent as <name>.
+	Events map[string]string
+	Custom bool
+}
+
+// TagURL is the platform's official browser tag for a pixel id; "" for an
+// unknown platform.
+func TagURL(platform, id string) string {
+	switch platform {
+	case "meta":
+		return "https://connect.facebook.net/en_US/fbevents.js"
+	case "google":
+		return "https://www.googletagmanager.com/gtag/js?id=" + url.QueryEscape(id)
+	case "linkedin":
+		return "https://snap.licdn.com/li.lms-analytics/insight.min.js"
+	case "tiktok":
+		return "https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=" + url.QueryEscape(id) + "&lib=ttq"
+	case "twitter":
+		return "https://static.ads-twitter.com/uwt.js"
+	}
+	return ""
 }
 
 // textKeys are the banner text keys (LoaderConfig.Texts).
@@ -228,6 +269,16 @@ type script struct {
 	SPA         bool                         `json:"spa,omitempty"`
 	ReopenLink  bool                         `json:"rl,omitempty"`
 	Platforms   []string                     `json:"px"`
+	ClientSide  []scriptPixel                `json:"cs,omitempty"`
+}
+
+// scriptPixel is a ClientPixel as the loader reads it.
+type scriptPixel struct {
+	Platform string            `json:"p"`
+	URL      string            `json:"u"`
+	ID       string            `json:"i"`
+	Events   map[string]string `json:"e"`
+	Custom   bool              `json:"c,omitempty"`
 }
 
 type scriptColors struct {
@@ -338,7 +389,45 @@ func (c LoaderConfig) resolve() (script, error) {
 		}
 	}
 	slices.Sort(s.Platforms)
+
+	if len(c.ClientSide) > 32 {
+		return s, invalid("client_side", "at most 32 pixels")
+	}
+	for i, p := range c.ClientSide {
+		f := fmt.Sprintf("client_side[%d]", i)
+		u := TagURL(p.Platform, p.ID)
+		if u == "" {
+			return s, invalid(f+".platform", "unknown platform %q", p.Platform)
+		}
+		if !idToken(p.ID) {
+			return s, invalid(f+".id", "must be 1-64 of [A-Za-z0-9_-]")
+		}
+		if len(p.Events) > 128 {
+			return s, invalid(f+".events", "at most 128 events")
+		}
+		ev := make(map[string]string, len(p.Events))
+		for k, v := range p.Events {
+			if !token(k, 64) || v != "" && !token(v, 100) {
+				return s, invalid(f+".events", "names must be 1-64 and values 0-100 of [A-Za-z0-9._:-]")
+			}
+			ev[k] = v
+		}
+		s.ClientSide = append(s.ClientSide, scriptPixel{Platform: p.Platform, URL: u, ID: p.ID, Events: ev, Custom: p.Custom})
+	}
 	return s, nil
+}
+
+func idToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkPath(p string) error {

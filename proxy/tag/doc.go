@@ -133,6 +133,19 @@
 // LoaderConfig.Texts overrides any key of any language (LoaderConfig.Texts
 // lists the keys).
 //
+// # Client-side pixels
+//
+// LoaderConfig.ClientSide lists the pixels whose platform's own browser
+// tag the loader loads (issue 5 §6). Nothing happens before a decision or
+// without marketing consent. With it, the first event that is sent sets up
+// every tag — the vendor's queue stub (fbq, dataLayer, lintrk, ttq, twq)
+// initialised with the pixel id, then one async script element per tag URL
+// (TagURL) — and every event sent to the collect path is also given to each
+// tag that maps it (ClientPixel.Events), with the beacon's event id, so the
+// platform deduplicates the browser copy against the server copy. The
+// tags' URLs are in the config of tenants that enable them only, never in
+// the loader's code. A blocked tag changes nothing for the first-party path.
+//
 // # Paths
 //
 // The loader talks only to LoaderConfig.CollectPath and ConsentPath, on

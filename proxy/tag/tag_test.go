@@ -42,6 +42,17 @@ func shopConfig() tag.LoaderConfig {
 		PrivacyURL:      "https://www.shop.example/privacidad",
 		SPA:             true,
 		Platforms:       []string{"meta", "google", "linkedin", "tiktok", "twitter"},
+		ClientSide: []tag.ClientPixel{
+			{Platform: "meta", ID: "1234567890", Custom: true, Events: map[string]string{
+				"page_view": "PageView", "view_content": "ViewContent", "add_to_cart": "AddToCart", "purchase": "Purchase", "custom:zz_skip": "",
+			}},
+			{Platform: "google", ID: "G-ABC123XYZ", Custom: true, Events: map[string]string{
+				"page_view": "page_view", "view_content": "view_item", "add_to_cart": "add_to_cart", "purchase": "purchase", "custom:zz_skip": "",
+			}},
+			{Platform: "linkedin", ID: "7654321", Events: map[string]string{"purchase": "222"}},
+			{Platform: "tiktok", ID: "CDEMO0000000000000AB", Events: map[string]string{"view_content": "ViewContent", "purchase": "Purchase"}},
+			{Platform: "twitter", ID: "o8z6j", Events: map[string]string{"purchase": "tw-o8z6j-o87nf"}},
+		},
 	}
 }
 
@@ -101,6 +112,9 @@ func TestBuildInvalid(t *testing.T) {
 		}, "texts.en.body"},
 		{"privacy scheme", func(c *tag.LoaderConfig) { c.PrivacyURL = "javascript:alert(1)" }, "privacy_url"},
 		{"platform", func(c *tag.LoaderConfig) { c.Platforms = []string{"snap"} }, "platforms[0]"},
+		{"client platform", func(c *tag.LoaderConfig) { c.ClientSide[1].Platform = "snap" }, "client_side[1].platform"},
+		{"client id", func(c *tag.LoaderConfig) { c.ClientSide[0].ID = "1&x=<script>" }, "client_side[0].id"},
+		{"client event", func(c *tag.LoaderConfig) { c.ClientSide[2].Events = map[string]string{"purchase": "a'b"} }, "client_side[2].events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,6 +368,8 @@ func TestLoaderInNode(t *testing.T) {
 	require.NoError(t, err)
 	for _, sc := range []string{
 		"consent", "reject", "analytics", "cookie", "restored", "nostatus", "oldpolicy", "retry", "solo", "split", "spa", "nofetch", "prefix", "ids",
+		// client-side pixels
+		"tags", "tagscookie", "tagsanalytics", "tagsreject", "tagsrevoked", "tagsrevoke",
 		// the banner
 		"lang", "langnav", "langdefault", "accept", "rejectbtn", "granular", "granular2", "keyboard", "reopenlink",
 	} {
@@ -412,7 +428,12 @@ func TestNoVendorFingerprint(t *testing.T) {
 	for _, p := range []string{"/trx8a1", "/a/tr9", "/str/x", "/k4/q7mz"} {
 		require.Empty(t, tag.Fingerprint(p), p)
 	}
-	s := string(build(t).Script())
+	// A tenant without client-side pixels: the vendors' tag URLs come only
+	// from the config of tenants that enable them.
+	c.ClientSide = nil
+	a, err := tag.Build(c)
+	require.NoError(t, err)
+	s := string(a.Script())
 	s = strings.ReplaceAll(s, c.PrivacyURL, "")
 	for _, f := range []string{"gtag", "gtm", "fbevents", "/collect", "/g/collect", "/api/events", "pixel.gif", "http://", "https://", "//t."} {
 		require.False(t, strings.Contains(s, f), "the script spells out %q", f)

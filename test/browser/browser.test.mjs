@@ -17,6 +17,11 @@
 //     no beacon;
 //   - no first-party request is blocked (nor would the engine match it),
 //     while real third-party tracker URLs on the same page are;
+//   - client-side pixels (cfg.tagURLs): before the decision no third-party
+//     URL but the page's own trackers is requested; after "accept all"
+//     the loader requests each pixel's official tag (blocked by the engine
+//     or not: both fine); the reject-all and the analytics-only (keyboard)
+//     visitors never request any third-party URL;
 //   - keyboard only (keyboardFlow): the banner takes the focus, Tab and
 //     Shift+Tab stay inside it (focus trap), Escape does not dismiss it,
 //     Enter opens the details, Space ticks analytics, Enter on "Save
@@ -39,7 +44,7 @@ import { chromium } from 'playwright-core';
 import { PlaywrightBlocker, Request } from '@ghostery/adblocker-playwright';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
-for (const k of ['port', 'site', 'loaderPath', 'collectPath', 'consentPath', 'adblockDir']) {
+for (const k of ['port', 'site', 'loaderPath', 'collectPath', 'consentPath', 'adblockDir', 'tagURLs']) {
   if (!cfg[k]) {
     console.error(`browser test: missing setting ${k}`);
     process.exit(2);
@@ -79,6 +84,10 @@ async function waitFor(what, cond, ms = 30_000) {
 function isFirstParty(u) {
   const h = new URL(u).hostname;
   return h === site || h.endsWith('.' + site);
+}
+// thirdParty: the requests to anything but the tenant's own hosts.
+function thirdParty(requests) {
+  return requests.filter((r) => !isFirstParty(r.url)).map((r) => r.url);
 }
 function kindOf(u) {
   const x = new URL(u);
@@ -168,7 +177,9 @@ async function run(browser, blocker, blocked, allowed) {
   });
   page.on('console', (m) => {
     // The blocked trackers log ERR_BLOCKED_BY_CLIENT; anything else counts.
-    if (m.type() === 'error' && !m.text().includes('ERR_BLOCKED_BY_CLIENT')) consoleErrors.push(m.text());
+    // A client-side tag the engine lets through fails to resolve (nothing
+    // leaves the machine): expected too.
+    if (m.type() === 'error' && !m.text().includes('ERR_BLOCKED_BY_CLIENT') && !cfg.tagURLs.includes(m.location().url)) consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
@@ -211,6 +222,11 @@ async function run(browser, blocker, blocked, allowed) {
   assert.equal(await page.evaluate(() => document.cookie), '', 'document.cookie before the decision');
   assert.deepEqual(await cookieJar(), [], 'the cookie jar before the decision');
   assert.deepEqual(firstPartyPosts(), [], 'no consent or collect request before the decision');
+  assert.deepEqual(
+    thirdParty(requests).filter((u) => !trackers.some((t) => t.url === u)),
+    [],
+    'no third-party request of the loader before the decision',
+  );
   assert.ok(
     !(await page.evaluate(() => sessionStorage.length || localStorage.length)),
     'nothing stored in web storage before the decision',
@@ -259,6 +275,18 @@ async function run(browser, blocker, blocked, allowed) {
   await waitFor('add_to_cart', () => sentEvents().includes('add_to_cart'));
   await page.click('#buy');
   await waitFor('purchase', () => sentEvents().includes('purchase'));
+
+  // --- marketing consent: the client-side pixels' official tags are
+  // requested (the engine may block them: either is fine), nothing else
+  // third-party but the page's own trackers.
+  await waitFor('the client-side tags', () => cfg.tagURLs.every((u) => requests.some((r) => r.url === u)));
+  const tags = cfg.tagURLs.filter((u) => requests.some((r) => r.url === u && r.type === 'script'));
+  assert.deepEqual(tags, cfg.tagURLs, 'each tag is requested as a script');
+  assert.deepEqual(
+    [...new Set(thirdParty(requests))].filter((u) => !trackers.some((t) => t.url === u) && !cfg.tagURLs.includes(u)),
+    [],
+    'no other third-party request',
+  );
 
   // --- a later page load: the loader reads the decision from the cookie,
   // shows no banner and sends page_view at once.
@@ -311,6 +339,7 @@ async function run(browser, blocker, blocked, allowed) {
     rejected,
     keyboard,
     languages,
+    tags,
     collect_requests: collect.length,
     first_party_requests: fp.map((r) => `${r.method} ${kindOf(r.url)}`),
     blocked: blocked.map((b) => b.url),
@@ -327,6 +356,8 @@ async function rejectAll(browser, blocker) {
   const page = await context.newPage();
   await blocker.enableBlockingInPage(page);
   const posts = []; // {kind, status}
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url() }));
   page.on('response', (r) => {
     if (r.request().method() === 'POST') posts.push({ kind: kindOf(r.url()), status: r.status() });
   });
@@ -342,6 +373,7 @@ async function rejectAll(browser, blocker) {
   const jar = await context.cookies([origin(pageHost), origin(edgeHost)]);
   assert.deepEqual(jar.map((c) => c.name), ['jaraba_consent'], 'reject all: only the consent cookie');
   assert.deepEqual(posts, [{ kind: 'consent', status: 204 }], 'reject all: one consent POST and no beacon');
+  assert.deepEqual(thirdParty(requests), [], 'reject all: no third-party request');
   await context.close();
   return { cookies: jar.map((c) => c.name), posts: posts.length };
 }
@@ -383,6 +415,8 @@ async function keyboardFlow(browser, blocker) {
   });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url() }));
   await page.goto(pageURL, { waitUntil: 'load' });
   const banner = page.locator('#pgw-banner');
   await banner.waitFor({ state: 'visible' });
@@ -450,6 +484,7 @@ async function keyboardFlow(browser, blocker) {
   const jar = (await context.cookies([origin(pageHost), origin(edgeHost)])).map((c) => c.name).sort();
   assert.deepEqual(jar, ['jaraba_consent', 'jaraba_visitor_id'], 'analytics only: no marketing cookie');
   await waitFor('page_view with analytics consent', () => collected.includes('page_view'));
+  assert.deepEqual(thirdParty(requests), [], 'analytics only: no third-party request (no client-side tag)');
   assert.deepEqual(errors, [], 'no error on the page');
   await context.close();
   return { decision: 'analytics', events: collected, cookies: jar, tab_order: cycle };

@@ -11,7 +11,9 @@
 //   - no event data and no click id ever goes in a URL: all in POST bodies;
 //   - fetch(keepalive, credentials:'include') first, sendBeacon only when
 //     fetch is missing or refuses the request, or the page is going away;
-//   - unsent events are kept for the page's life and retried with backoff.
+//   - unsent events are kept for the page's life and retried with backoff;
+//   - a platform's own browser tag (client-side pixels, C.cs) is loaded
+//     only with marketing consent, and gets each event's same id.
 (function (w, d, C) {
   'use strict';
   if (w.pgw && w.pgw.l) return; // loaded twice
@@ -224,12 +226,129 @@
       if (held.length < MAX_HELD) held.push(e);
       return;
     }
-    if (!allowed() || queue.length >= MAX_QUEUE) return;
+    if (!allowed()) return;
+    tags(e);
+    if (queue.length >= MAX_QUEUE) return;
     if (!decision.marketing) e.user = {};
     j = JSON.stringify(e);
     if (bytes(j) < MAX_BODY / 2) queue.push({ j: j, n: bytes(j), e: e });
     schedule(0);
   }
+
+  // ---- client-side pixels (proxy/tag doc.go, "Client-side pixels"): with
+  // marketing consent only, each pixel's official tag is set up (the
+  // vendor's queue stub, then its script) and sent every event its map
+  // names, with the beacon's event id so the platform deduplicates. A
+  // revocation stops the sending at once; the tags load no more from the
+  // next page on.
+
+  var CS = C.cs || [];
+  var tagged = {}; // event ids sent to the tags
+  var urls = []; // tag scripts injected
+
+  function tags(e) {
+    if (!decision.marketing || tagged[e.id] || !CS.length) return;
+    if (!urls.length) CS.forEach(boot);
+    tagged[e.id] = 1;
+    CS.forEach(function (m) {
+      var n = m.e[e.name];
+      if (n == null && m.c && !e.name.indexOf('custom:')) n = e.name.slice(7);
+      if (n) SEND[m.p](m.i, n, e.props, e.id);
+    });
+  }
+
+  function boot(m) {
+    var s;
+    INIT[m.p](m.i, m.u);
+    if (urls.indexOf(m.u) < 0) {
+      urls.push(m.u);
+      s = d.createElement('script');
+      s.async = true;
+      s.src = m.u;
+      (d.head || d.body).appendChild(s);
+    }
+  }
+
+  function dl() {
+    (w.dataLayer = w.dataLayer || []).push(arguments);
+  }
+
+  // stub: the vendors' own queueing functions, as their snippets define them
+  function stub(k, run, v) {
+    var f = w[k];
+    if (!f) {
+      f = w[k] = function () {
+        f[run] ? f[run].apply(f, arguments) : f.queue.push(arguments);
+      };
+      f.push = f;
+      f.loaded = !0;
+      f.version = v;
+      f.queue = [];
+    }
+    return f;
+  }
+
+  var INIT = {
+    meta: function (i) {
+      var f = stub('fbq', 'callMethod', '2.0');
+      w._fbq = w._fbq || f;
+      f('init', i);
+    },
+    google: function (i) {
+      dl('js', new Date());
+      dl('config', i, { send_page_view: false });
+    },
+    linkedin: function (i) {
+      w._linkedin_partner_id = i;
+      (w._linkedin_data_partner_ids = w._linkedin_data_partner_ids || []).push(i);
+      if (!w.lintrk) {
+        w.lintrk = function (a, b) {
+          w.lintrk.q.push([a, b]);
+        };
+        w.lintrk.q = [];
+      }
+    },
+    tiktok: function (i, u) {
+      var t = w.ttq;
+      if (!t) {
+        w.TiktokAnalyticsObject = 'ttq';
+        t = w.ttq = [];
+        t._i = {};
+        t._t = {};
+        t._o = {};
+        ['page', 'track', 'identify'].forEach(function (k) {
+          t[k] = function () {
+            t.push([k].concat([].slice.call(arguments)));
+          };
+        });
+      }
+      t._i[i] = [];
+      t._i[i]._u = u.split('?')[0];
+      t._t[i] = +new Date();
+      t._o[i] = {};
+    },
+    twitter: function (i) {
+      stub('twq', 'exe', '1.1')('config', i);
+    },
+  };
+
+  var SEND = {
+    meta: function (i, n, p, id) {
+      w.fbq('trackSingle', i, n, p, { eventID: id });
+    },
+    google: function (i, n, p, id) {
+      dl('event', n, Object.assign({ send_to: i, event_id: id }, p));
+    },
+    linkedin: function (i, n, p, id) {
+      w.lintrk('track', { conversion_id: +n, event_id: id });
+    },
+    tiktok: function (i, n, p, id) {
+      w.ttq.track(n, p, { event_id: id });
+    },
+    twitter: function (i, n, p, id) {
+      w.twq('event', n, { conversion_id: id });
+    },
+  };
 
   // ---- consent
 

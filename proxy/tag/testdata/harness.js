@@ -105,6 +105,7 @@ function browser(opts) {
   const doc = { focused: null };
   const body = new Node('body', doc);
   doc.body = body;
+  const head = new Node('head', doc);
   const pageButton = body.appendChild(new Node('button', doc)); // the page's own control
   pageButton.id = 'page-button';
   const href = opts.href || 'https://www.shop.example/landing?utm_source=x';
@@ -116,6 +117,7 @@ function browser(opts) {
     currentScript: { src: opts.script || SCRIPT },
     getElementsByTagName: () => [],
     documentElement: { lang: opts.lang || '' },
+    head,
     body,
     visibilityState: 'visible',
     createElement: (t) => new Node(t, doc),
@@ -206,7 +208,10 @@ function browser(opts) {
     win,
     calls,
     stored,
+    head,
     body,
+    // scripts: the src of every script element the loader added
+    scripts: () => head.all().concat(body.all()).filter((n) => n.tagName === 'SCRIPT').map((n) => n.src),
     doc,
     pageButton,
     listeners,
@@ -610,7 +615,153 @@ const scenarios = {
   },
 };
 
+// The client-side pixels of shopConfig (tag_test.go).
+const TAGS = [
+  'https://connect.facebook.net/en_US/fbevents.js',
+  'https://www.googletagmanager.com/gtag/js?id=G-ABC123XYZ',
+  'https://snap.licdn.com/li.lms-analytics/insight.min.js',
+  'https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=CDEMO0000000000000AB&lib=ttq',
+  'https://static.ads-twitter.com/uwt.js',
+];
+
+// plain copies what the loader's realm made (arguments, arrays, objects)
+// into this realm's plain values, for deepEqual.
+const plain = (x) => JSON.parse(JSON.stringify(x, (k, v) => (v && typeof v == 'object' && typeof v.length == 'number' && !Array.isArray(v) ? [...v] : v)));
+
+// vendorGlobals: what the page's window holds of the vendors' tags.
+function vendorGlobals(w) {
+  return ['fbq', '_fbq', 'dataLayer', 'lintrk', '_linkedin_partner_id', 'ttq', 'twq'].filter((k) => w[k] !== undefined);
+}
+
+// nothingThirdParty: no tag script injected, no vendor global defined.
+function nothingThirdParty(b) {
+  assert.deepEqual(b.scripts(), [], 'no third-party script');
+  assert.deepEqual(vendorGlobals(b.win), [], 'no vendor tag set up');
+}
+
+// checkTags: with marketing consent the five official tags load once,
+// initialised with the pixel ids, and each mapped event reaches every tag
+// with the first-party beacon's event id.
+function checkTags(b) {
+  const w = b.win;
+  assert.deepEqual(b.scripts(), TAGS);
+  for (const s of b.head.all().filter((n) => n.tagName === 'SCRIPT')) assert.equal(s.async, true);
+  const evs = b.calls.filter((c) => c.url === COLLECT).flatMap(events);
+  const id = (name) => {
+    const e = evs.find((x) => x.name === name);
+    assert.ok(e, 'beacon has ' + name);
+    return e.id;
+  };
+  const pv = id('page_view');
+  const buy = id('purchase');
+  const fbq = plain(w.fbq.queue);
+  assert.deepEqual(fbq[0], ['init', '1234567890']);
+  assert.deepEqual(fbq.slice(1).map((a) => [a[0], a[1], a[2], a[4]]), [
+    ['trackSingle', '1234567890', 'PageView', { eventID: pv }],
+    ['trackSingle', '1234567890', 'Purchase', { eventID: buy }],
+    ['trackSingle', '1234567890', 'zz_quiz', { eventID: id('custom:zz_quiz') }],
+  ]);
+  assert.equal(fbq[2][3].value, 12.5);
+  assert.equal(w._fbq, w.fbq);
+  const dl = plain(w.dataLayer);
+  assert.equal(dl[0][0], 'js');
+  assert.deepEqual(dl[1], ['config', 'G-ABC123XYZ', { send_page_view: false }]);
+  assert.deepEqual(dl.slice(2).map((a) => [a[0], a[1], a[2].send_to, a[2].event_id]), [
+    ['event', 'page_view', 'G-ABC123XYZ', pv],
+    ['event', 'purchase', 'G-ABC123XYZ', buy],
+    ['event', 'zz_quiz', 'G-ABC123XYZ', id('custom:zz_quiz')],
+  ]);
+  assert.equal(dl[3][2].currency, 'EUR');
+  assert.equal(w._linkedin_partner_id, '7654321');
+  assert.deepEqual(plain(w._linkedin_data_partner_ids), ['7654321']);
+  assert.deepEqual(plain(w.lintrk.q), [['track', { conversion_id: 222, event_id: buy }]]);
+  assert.equal(w.TiktokAnalyticsObject, 'ttq');
+  assert.deepEqual(Object.keys(w.ttq._i), ['CDEMO0000000000000AB']);
+  assert.equal(w.ttq._i.CDEMO0000000000000AB._u, 'https://analytics.tiktok.com/i18n/pixel/events.js');
+  assert.deepEqual(plain([...w.ttq]).map((a) => [a[0], a[1], a[3]]), [['track', 'Purchase', { event_id: buy }]], 'TikTok has no page view; lead is unmapped');
+  assert.deepEqual(plain(w.twq.queue), [
+    ['config', 'o8z6j'],
+    ['event', 'tw-o8z6j-o87nf', { conversion_id: buy }],
+  ]);
+}
+
+async function trackForTags(b) {
+  b.win.pgw('track', 'purchase', { value: 12.5, currency: 'EUR' });
+  b.win.pgw('track', 'custom:zz_quiz', { step: 2 });
+  b.win.pgw('track', 'custom:zz_skip');
+}
+
+Object.assign(scenarios, {
+  // Client-side pixels: nothing third-party before the decision; "accept
+  // all" loads the tags, which get the held and later events.
+  async tags(b) {
+    await b.load();
+    await trackForTags(b);
+    await tick();
+    nothingThirdParty(b);
+    click(b, 'Aceptar todo');
+    await until(b, 2);
+    checkTags(b);
+  },
+  // A marketing cookie from an earlier page: the tags load at once.
+  async tagscookie(b) {
+    await b.load();
+    await trackForTags(b);
+    await until(b, () => b.calls.filter((c) => c.url === COLLECT).flatMap(events).length >= 4);
+    checkTags(b);
+  },
+  // Analytics only, reject all, a marketing toggle left off: beacons as
+  // before, no tag.
+  async tagsanalytics(b) {
+    await b.load();
+    await trackForTags(b);
+    click(b, 'Personalizar');
+    b.banner().all().filter((n) => n.tagName === 'INPUT')[0].checked = true;
+    click(b, 'Guardar selección');
+    await until(b, 2);
+    assert.equal(b.calls[1].url, COLLECT);
+    nothingThirdParty(b);
+  },
+  async tagsreject(b) {
+    await b.load();
+    await trackForTags(b);
+    click(b, 'Rechazar todo');
+    await until(b, 1);
+    nothingThirdParty(b);
+  },
+  // The next page after a revocation: the cookie says analytics only.
+  async tagsrevoked(b) {
+    await b.load();
+    await trackForTags(b);
+    await until(b, 1);
+    assert.equal(b.calls[0].url, COLLECT);
+    nothingThirdParty(b);
+  },
+  // A revocation on the page: later events reach no tag.
+  async tagsrevoke(b) {
+    await b.load();
+    await until(b, 1);
+    const before = b.win.fbq.queue.length;
+    b.win.pgw('consent', { analytics: true, marketing: false });
+    await until(b, 2);
+    b.win.pgw('track', 'purchase', { value: 1, currency: 'EUR' });
+    await until(b, 3);
+    assert.equal(b.calls[2].url, COLLECT);
+    assert.equal(b.win.fbq.queue.length, before, 'no event to the tag after the revocation');
+    assert.equal(b.win.twq.queue.length, 1, 'only the config');
+    assert.equal(b.win.ttq.length, 0);
+  },
+});
+
+const MARKETING = 'jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln';
+
 const options = {
+  tags: { lang: 'es' },
+  tagscookie: { cookie: MARKETING },
+  tagsanalytics: { lang: 'es' },
+  tagsreject: { lang: 'es' },
+  tagsrevoked: { cookie: 'jaraba_consent=1.k1.1.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln' },
+  tagsrevoke: { cookie: MARKETING },
   consent: { lang: 'es', cookie: '_fbp=fb.1.1732880000000.1116446470; _fbc=fb.1.1732880000000.Old' },
   cookie: { lang: 'es', cookie: 'x=1; jaraba_consent=1.k1.3.2026-01.1732890000.7d1c0f2e-0000-4000-8000-000000000001.c2ln; y=2' },
   oldpolicy: { cookie: 'jaraba_consent=1.k1.amf.2025-01.1732890000.subj.c2ln' },
