@@ -109,8 +109,9 @@ func TestBrowser(t *testing.T) {
 		"slug": "browser-shop", "name": "Browser Shop",
 		"settings": map[string]any{
 			"default_language": "en", "languages": []string{"en", "es", "pt"}, "policy_version": "1",
-			"privacy_url": "https://www." + browserSite + "/privacy",
-			"sites":       []string{"https://www." + browserSite + ":" + port},
+			"banner_colors": map[string]string{"background": "#102030", "text": "#f0f0f0", "button": "#ffcc00", "button_text": "#000000"},
+			"privacy_url":   "https://www." + browserSite + "/privacy",
+			"sites":         []string{"https://www." + browserSite + ":" + port},
 		},
 	}, http.StatusCreated, &created)
 	for _, h := range []string{"t." + browserSite, "www." + browserSite} {
@@ -158,17 +159,20 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, os.MkdirAll(artifacts, 0o755))
 
 	cfg, err := json.Marshal(map[string]any{
-		"port":         port,
-		"site":         browserSite,
-		"loaderPath":   tenant.DefaultPath(created.ID, tenant.KindLoader),
-		"collectPath":  tenant.DefaultPath(created.ID, tenant.KindCollect),
-		"consentPath":  tenant.DefaultPath(created.ID, tenant.KindConsent),
-		"adblockDir":   deps.adblockDir,
-		"chromium":     deps.chromium,
-		"timeoutMs":    150_000,
-		"verbose":      testing.Verbose(),
-		"screenshot":   os.Getenv("PIXELGW_BROWSER_SCREENSHOT"),
-		"artifactsDir": artifacts,
+		"port":             port,
+		"api":              "http://" + s.api,
+		"adminToken":       adminTok,
+		"bannerBackground": "rgb(16, 32, 48)",
+		"site":             browserSite,
+		"loaderPath":       tenant.DefaultPath(created.ID, tenant.KindLoader),
+		"collectPath":      tenant.DefaultPath(created.ID, tenant.KindCollect),
+		"consentPath":      tenant.DefaultPath(created.ID, tenant.KindConsent),
+		"adblockDir":       deps.adblockDir,
+		"chromium":         deps.chromium,
+		"timeoutMs":        150_000,
+		"verbose":          testing.Verbose(),
+		"screenshot":       os.Getenv("PIXELGW_BROWSER_SCREENSHOT"),
+		"artifactsDir":     artifacts,
 		// the client-side pixels' official tags, requested only after
 		// marketing consent (issue 5 §6)
 		"tagURLs": []string{
@@ -213,8 +217,9 @@ func TestBrowser(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(brLastLine(stdout.String())), &sum), stdout.String())
 	require.True(t, sum.OK)
-	// page_view twice: the first visit and the reload (decision from the cookie).
-	require.ElementsMatch(t, []string{"page_view", "lead", "add_to_cart", "purchase", "page_view"}, sum.Events)
+	// page_view three times: the first visit, the reload (decision from the
+	// cookie) and the page after the policy bump (after the new decision).
+	require.ElementsMatch(t, []string{"page_view", "lead", "add_to_cart", "purchase", "page_view", "page_view"}, sum.Events)
 	require.Subset(t, sum.Cookies, []string{"jaraba_consent", "jaraba_visitor_id"})
 	for _, u := range sum.Blocked {
 		require.NotContains(t, u, browserSite, "a first-party request was blocked")
@@ -241,7 +246,7 @@ func TestBrowser(t *testing.T) {
 	require.Equal(t, sent, delta("pixelgw_events_received_total"), "events received")
 	require.Equal(t, 0.0, delta("pixelgw_events_consent_blocked_total"))
 	require.Equal(t, 0.0, delta("pixelgw_events_deduplicated_total"))
-	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="all"}`))
+	require.Equal(t, 3.0, delta(`pixelgw_consent_decisions_total{choice="all"}`), "accept all, again after reopening, and under the bumped policy")
 	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="none"}`), "the reject-all visitor")
 	require.Equal(t, 1.0, delta(`pixelgw_consent_decisions_total{choice="analytics"}`), "the keyboard visitor")
 	for name, v := range after {

@@ -195,6 +195,8 @@ async function run(browser, blocker, blocked, allowed) {
   const banner = page.locator('#pgw-banner');
   await banner.waitFor({ state: 'visible' });
   assert.equal(await banner.getAttribute('role'), 'dialog');
+  // The tenant's colours (banner_colors), not the defaults.
+  assert.equal(await banner.evaluate((e) => getComputedStyle(e).backgroundColor), cfg.bannerBackground, 'the tenant\'s banner background');
 
   // The page tracks before any decision: the loader must hold the event.
   await page.click('#lead');
@@ -293,6 +295,36 @@ async function run(browser, blocker, blocked, allowed) {
   await page.reload({ waitUntil: 'load' });
   await waitFor('page_view after the reload', () => sentEvents().filter((n) => n === 'page_view').length === 2);
   assert.equal(await page.locator('#pgw-banner').count(), 0, 'no banner once decided');
+
+  // --- reopen: pgw('consent', 'show') brings the banner back; a new
+  // choice is recorded (a second "accept all").
+  const consentAnswers = () => responses.filter((r) => r.kind === 'consent' && r.method === 'POST').length;
+  await page.evaluate(() => window.pgw('consent', 'show'));
+  await banner.waitFor({ state: 'visible' });
+  await banner.getByRole('button', { name: /^accept all$/i }).click();
+  await waitFor('the reopened choice', () => consentAnswers() === 2);
+  await banner.waitFor({ state: 'detached' });
+
+  // --- a policy-version bump: the old decision no longer counts, so the
+  // banner shows again on the next page (once every edge reloaded the
+  // tenant) and page_view waits for the new choice.
+  const bump = await fetch(`${cfg.api}/api/v1/tenant`, {
+    method: 'PATCH',
+    headers: { Authorization: `Bearer ${cfg.adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ settings: { policy_version: '2' } }),
+  });
+  assert.equal(bump.status, 200, 'the policy bump');
+  await waitFor('the banner after the policy bump', async () => {
+    await page.reload({ waitUntil: 'load' });
+    return (await page.locator('#pgw-banner').count()) > 0;
+  });
+  await banner.waitFor({ state: 'visible' });
+  assert.equal(sentEvents().filter((n) => n === 'page_view').length, 2, 'page_view waits for the new decision');
+  await banner.getByRole('button', { name: /^accept all$/i }).click();
+  await waitFor('the decision under the new policy', () => consentAnswers() === 3);
+  await waitFor('page_view under the new policy', () => sentEvents().filter((n) => n === 'page_view').length === 3);
+  const last = responses.filter((r) => r.kind === 'consent' && r.method === 'POST').pop();
+  assert.equal(JSON.parse(last.body).policy, '2', 'the new decision names the new policy');
 
   // --- nothing first-party was blocked or failed; the engine agrees
   await page.waitForTimeout(200);
