@@ -127,13 +127,10 @@ func (a *Adapter) Platform() string { return Name }
 // MaxBatch returns 25.
 func (a *Adapter) MaxBatch() int { return MaxBatch }
 
-// StandardEvent is the GA4 event name for an internal event: see standard.
-// The browser tag (proxy/tag) uses it too.
-func StandardEvent(internal string) string { return standard(internal) }
-
-// standard maps internal events to GA4 recommended events (platforms.md
-// §6); events without one keep their internal name as a custom event.
-func standard(internal string) string {
+// StandardEvent maps internal events to GA4 recommended events
+// (platforms.md §6); events without one keep their internal name as a
+// custom event. The browser tag (proxy/tag) uses it too.
+func StandardEvent(internal string) string {
 	switch internal {
 	case platforms.EventViewContent:
 		return "view_item"
@@ -196,7 +193,7 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 	if !e.Consent.Analytics {
 		return platforms.ErrSkip
 	}
-	name, ok := p.Mapped(e.Name, standard(e.Name))
+	name, ok := p.Mapped(e.Name, StandardEvent(e.Name))
 	if !ok {
 		return platforms.ErrSkip
 	}
@@ -561,7 +558,7 @@ func (a *Adapter) groups(p *platforms.Pixel, events []*platforms.Event) []*group
 		if g.req.IPOverride == "" {
 			g.req.IPOverride = e.ClientIP
 		}
-		name, _ := p.Mapped(e.Name, standard(e.Name))
+		name, _ := p.Mapped(e.Name, StandardEvent(e.Name))
 		g.idx = append(g.idx, i)
 		g.req.Events = append(g.req.Events, mpEvent{Name: name, Params: params(e), TimestampMicros: eventTime(e).UnixMicro()})
 	}

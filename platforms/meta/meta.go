@@ -109,14 +109,10 @@ func (a *Adapter) Platform() string { return Name }
 // MaxBatch returns 1000.
 func (a *Adapter) MaxBatch() int { return MaxBatch }
 
-// StandardEvent is the Meta standard event for an internal event
-// (platforms.md §6); a custom event keeps its own name; "" when there is
-// none. The browser tag (proxy/tag) uses it too, so both copies carry the
-// same name and Meta deduplicates them.
-func StandardEvent(internal string) string { return standard(internal) }
-
-// standard maps internal events to Meta standard events (platforms.md §6).
-func standard(internal string) string {
+// StandardEvent maps internal events to Meta standard events (platforms.md
+// §6); "" when there is none. The browser tag (proxy/tag) uses it too, so
+// both copies carry the same name and Meta deduplicates them.
+func StandardEvent(internal string) string {
 	switch internal {
 	case platforms.EventPageView:
 		return "PageView"
@@ -177,7 +173,7 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 	if !e.Consent.Marketing {
 		return platforms.ErrSkip
 	}
-	name, ok := p.Mapped(e.Name, standard(e.Name))
+	name, ok := p.Mapped(e.Name, StandardEvent(e.Name))
 	if !ok {
 		return platforms.ErrSkip
 	}
@@ -296,7 +292,7 @@ func (a *Adapter) Build(p *platforms.Pixel, events []*platforms.Event) ([]byte, 
 		req.AppSecretProof = hex.EncodeToString(m.Sum(nil))
 	}
 	for _, e := range events {
-		name, _ := p.Mapped(e.Name, standard(e.Name))
+		name, _ := p.Mapped(e.Name, StandardEvent(e.Name))
 		req.Data = append(req.Data, serverEvent{
 			EventName: name, EventTime: eventTime(e).Unix(), EventID: e.EventID,
 			ActionSource: "website", EventSourceURL: e.URL, ReferrerURL: e.Referrer,
