@@ -33,21 +33,10 @@ func TestConsentDecidesDeliveries(t *testing.T) {
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() { sim.Close(); simSrv.Close() })
 	env := append(scaledEnv(t, schema, prefix),
-		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
-		"PIXELGW_PLATFORMS_META_BASE_URL="+simSrv.URL+"/meta",
-		"PIXELGW_PLATFORMS_GOOGLE_BASE_URL="+simSrv.URL+"/google",
-		"PIXELGW_PLATFORMS_LINKEDIN_BASE_URL="+simSrv.URL+"/linkedin",
-		"PIXELGW_PLATFORMS_TIKTOK_BASE_URL="+simSrv.URL+"/tiktok",
-		"PIXELGW_PLATFORMS_X_BASE_URL="+simSrv.URL+"/x",
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=200ms",
 	)
-	_, errOut, code := pixelgw(t, env, "migrate")
-	require.Equal(t, 0, code, errOut)
-	_, errOut, code = pixelgw(t, env, "seed-demo")
-	require.Equal(t, 0, code, errOut)
-	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
-	require.Equal(t, 0, code, errOut)
-	tok = strings.TrimSpace(tok)
+	env = append(env, simulatorEnv(simSrv.URL)...)
+	tok := seededDemo(t, env)
 	s := startServing(t, env)
 	status, ten := apiReq(t, s.api, "GET", "/api/v1/tenant", tok, nil)
 	require.Equal(t, 200, status)

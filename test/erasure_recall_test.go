@@ -35,22 +35,11 @@ func TestErasureRecallsHeldEvent(t *testing.T) {
 	t.Cleanup(func() { sim.Close(); simSrv.Close() })
 	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_TRUSTED_PROXIES_0=127.0.0.1/32",
-		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
-		"PIXELGW_PLATFORMS_META_BASE_URL="+simSrv.URL+"/meta",
-		"PIXELGW_PLATFORMS_GOOGLE_BASE_URL="+simSrv.URL+"/google",
-		"PIXELGW_PLATFORMS_LINKEDIN_BASE_URL="+simSrv.URL+"/linkedin",
-		"PIXELGW_PLATFORMS_TIKTOK_BASE_URL="+simSrv.URL+"/tiktok",
-		"PIXELGW_PLATFORMS_X_BASE_URL="+simSrv.URL+"/x",
 		// Long enough to see the event held and erase its visitor meanwhile.
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=5s",
 	)
-	_, errOut, code := pixelgw(t, env, "migrate")
-	require.Equal(t, 0, code, errOut)
-	_, errOut, code = pixelgw(t, env, "seed-demo")
-	require.Equal(t, 0, code, errOut)
-	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
-	require.Equal(t, 0, code, errOut)
-	tok = strings.TrimSpace(tok)
+	env = append(env, simulatorEnv(simSrv.URL)...)
+	tok := seededDemo(t, env)
 
 	a := startServing(t, env)
 	status, ten := apiReq(t, a.api, "GET", "/api/v1/tenant", tok, nil)

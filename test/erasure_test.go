@@ -206,24 +206,13 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 
 	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_TRUSTED_PROXIES_0=127.0.0.1/32",
-		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
-		"PIXELGW_PLATFORMS_META_BASE_URL="+simSrv.URL+"/meta",
-		"PIXELGW_PLATFORMS_GOOGLE_BASE_URL="+simSrv.URL+"/google",
-		"PIXELGW_PLATFORMS_LINKEDIN_BASE_URL="+simSrv.URL+"/linkedin",
-		"PIXELGW_PLATFORMS_TIKTOK_BASE_URL="+simSrv.URL+"/tiktok",
-		"PIXELGW_PLATFORMS_X_BASE_URL="+simSrv.URL+"/x",
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=500ms",
 		"PIXELGW_PLATFORMS_DISPATCH_ATTEMPTS=2",
 		"PIXELGW_PLATFORMS_DISPATCH_BACKOFF_BASE=100ms",
 		"PIXELGW_PLATFORMS_DISPATCH_BACKOFF_MAX=500ms",
 	)
-	_, errOut, code := pixelgw(t, env, "migrate")
-	require.Equal(t, 0, code, errOut)
-	_, errOut, code = pixelgw(t, env, "seed-demo")
-	require.Equal(t, 0, code, errOut)
-	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
-	require.Equal(t, 0, code, errOut)
-	tok = strings.TrimSpace(tok)
+	env = append(env, simulatorEnv(simSrv.URL)...)
+	tok := seededDemo(t, env)
 
 	a := startServing(t, env) // delivers
 	status, ten := apiReq(t, a.api, "GET", "/api/v1/tenant", tok, nil)

@@ -57,15 +57,10 @@ func TestBrowserAndServerCopiesMeet(t *testing.T) {
 	t.Cleanup(sim.Close)
 
 	env := append(scaledTestEnv(t),
-		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
-		"PIXELGW_PLATFORMS_META_BASE_URL="+srv.URL+"/meta",
-		"PIXELGW_PLATFORMS_GOOGLE_BASE_URL="+srv.URL+"/google",
-		"PIXELGW_PLATFORMS_LINKEDIN_BASE_URL="+srv.URL+"/linkedin",
-		"PIXELGW_PLATFORMS_TIKTOK_BASE_URL="+srv.URL+"/tiktok",
-		"PIXELGW_PLATFORMS_X_BASE_URL="+srv.URL+"/x",
 		// Long enough for both copies to meet on a loaded machine.
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=4s",
 	)
+	env = append(env, simulatorEnv(srv.URL)...)
 	_, errOut, code := pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code, errOut)
 	_, errOut, code = pixelgw(t, env, "seed-demo")

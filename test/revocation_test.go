@@ -31,13 +31,7 @@ func TestRevocationOnAReachesB(t *testing.T) {
 		"PIXELGW_PLATFORMS_DELIVER=false",
 		"PIXELGW_EDGE_RATE_LIMIT_PER_IP=100000", "PIXELGW_EDGE_RATE_LIMIT_BURST_IP=100000",
 	)
-	_, errOut, code := pixelgw(t, env, "migrate")
-	require.Equal(t, 0, code, errOut)
-	_, errOut, code = pixelgw(t, env, "seed-demo")
-	require.Equal(t, 0, code, errOut)
-	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
-	require.Equal(t, 0, code, errOut)
-	tok = strings.TrimSpace(tok)
+	tok := seededDemo(t, env)
 	a, b := startServing(t, env), startServing(t, env)
 
 	status, ten := apiReq(t, a.api, "GET", "/api/v1/tenant", tok, nil)

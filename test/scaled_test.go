@@ -79,3 +79,29 @@ func pgConn(t *testing.T) *pgx.Conn {
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
+
+// seededDemo migrates the stores env names, seeds the demo tenant and
+// returns a 10-minute admin token for it.
+func seededDemo(t *testing.T, env []string) string {
+	t.Helper()
+	_, errOut, code := pixelgw(t, env, "migrate")
+	require.Equal(t, 0, code, errOut)
+	_, errOut, code = pixelgw(t, env, "seed-demo")
+	require.Equal(t, 0, code, errOut)
+	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
+	require.Equal(t, 0, code, errOut)
+	return strings.TrimSpace(tok)
+}
+
+// simulatorEnv points the five adapters at a platformsim server under base
+// (allowing its private address).
+func simulatorEnv(base string) []string {
+	return []string{
+		"PIXELGW_PLATFORMS_ALLOW_PRIVATE_ADDRESSES=true",
+		"PIXELGW_PLATFORMS_META_BASE_URL=" + base + "/meta",
+		"PIXELGW_PLATFORMS_GOOGLE_BASE_URL=" + base + "/google",
+		"PIXELGW_PLATFORMS_LINKEDIN_BASE_URL=" + base + "/linkedin",
+		"PIXELGW_PLATFORMS_TIKTOK_BASE_URL=" + base + "/tiktok",
+		"PIXELGW_PLATFORMS_X_BASE_URL=" + base + "/x",
+	}
+}
