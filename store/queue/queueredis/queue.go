@@ -57,7 +57,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -127,9 +126,7 @@ type Queue struct {
 	dead     *redis.Script
 	replay   *redis.Script
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	trimmer queue.Periodic
 }
 
 // New returns a Queue over rdb. It does not contact Redis. A nil log
@@ -412,46 +409,8 @@ func (q *Queue) Trim(ctx context.Context) (int64, error) {
 
 // Start runs the trim loop until Stop. Calling it twice is a no-op.
 func (q *Queue) Start(context.Context) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.done != nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	q.cancel, q.done = cancel, make(chan struct{})
-	go q.trimLoop(ctx, q.done)
-	return nil
-}
-
-// Stop ends the trim loop and waits for it (or for ctx). Safe if never
-// started; idempotent.
-func (q *Queue) Stop(ctx context.Context) error {
-	q.mu.Lock()
-	cancel, done := q.cancel, q.done
-	q.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cannot stop queue trimmer: %w", ctx.Err())
-	}
-}
-
-func (q *Queue) trimLoop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	tick := time.NewTicker(q.cfg.TrimInterval)
-	defer tick.Stop()
 	failing := false // log a failure once per streak, not every tick
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	q.trimmer.Start(q.cfg.TrimInterval, func(ctx context.Context) {
 		n, err := q.Trim(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
@@ -463,8 +422,13 @@ func (q *Queue) trimLoop(ctx context.Context, done chan struct{}) {
 				q.log.Debug("queue trimmed", slog.Int64("entries", n))
 			}
 		}
-	}
+	})
+	return nil
 }
+
+// Stop ends the trim loop and waits for it (or for ctx). Safe if never
+// started; idempotent.
+func (q *Queue) Stop(ctx context.Context) error { return q.trimmer.Stop(ctx, "queue trimmer") }
 
 // Interface guards
 var _ queue.Queue = (*Queue)(nil)

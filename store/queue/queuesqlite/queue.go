@@ -90,8 +90,7 @@ type Queue struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed (and replaced) when entries are added: wakes blocked readers
-	cancel context.CancelFunc
-	done   chan struct{}
+	purger queue.Periodic
 }
 
 // Open opens (creating it, mode 0600, with its schema) the queue database at
@@ -670,50 +669,17 @@ func (q *Queue) Purge(ctx context.Context) error {
 
 // Start runs the purge loop until Stop. Calling it twice is a no-op.
 func (q *Queue) Start(context.Context) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.done != nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	q.cancel, q.done = cancel, make(chan struct{})
-	go q.purgeLoop(ctx, q.done)
+	q.purger.Start(q.opts.PurgeInterval, func(ctx context.Context) {
+		if err := q.Purge(ctx); err != nil && ctx.Err() == nil {
+			q.opts.Logger.Warn("queue purge failed", slog.String("error", err.Error()))
+		}
+	})
 	return nil
 }
 
 // Stop ends the purge loop and waits for it (or ctx). Safe if never
 // started; idempotent.
-func (q *Queue) Stop(ctx context.Context) error {
-	q.mu.Lock()
-	cancel, done := q.cancel, q.done
-	q.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cannot stop queue purge: %w", ctx.Err())
-	}
-}
-
-func (q *Queue) purgeLoop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	tick := time.NewTicker(q.opts.PurgeInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := q.Purge(ctx); err != nil && ctx.Err() == nil {
-			q.opts.Logger.Warn("queue purge failed", slog.String("error", err.Error()))
-		}
-	}
-}
+func (q *Queue) Stop(ctx context.Context) error { return q.purger.Stop(ctx, "queue purge") }
 
 // Interface guards
 var _ queue.Queue = (*Queue)(nil)
