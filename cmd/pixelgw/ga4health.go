@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jaraba/pixelgw/internal/logging"
+	"github.com/jaraba/pixelgw/internal/periodic"
 	"github.com/jaraba/pixelgw/platforms/google"
 )
 
@@ -26,71 +25,26 @@ type ga4Health struct {
 	log      *slog.Logger
 	last     map[string]string // pixel UUID -> light last reported (run's goroutine only)
 
-	life    sync.Mutex
-	started bool
-	stopped bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	loop periodic.Loop
 }
 
 func newGA4Health(s *google.Sampler, interval time.Duration, report func(tenant, pixel, status string), log *slog.Logger) *ga4Health {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ga4Health{s: s, interval: interval, report: report, log: log, last: map[string]string{}, done: make(chan struct{})}
+	return &ga4Health{s: s, interval: interval, report: report, log: log, last: map[string]string{}}
 }
 
-// Start starts the ticker. Idempotent; it cannot start again after Stop.
+// Start starts the ticker (the first sweep after one interval).
+// Idempotent; it does not start again after Stop.
 func (g *ga4Health) Start(context.Context) error {
-	g.life.Lock()
-	defer g.life.Unlock()
-	if g.stopped {
-		return errors.New("ga4 health: stopped")
-	}
-	if g.started {
-		return nil
-	}
-	g.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	go g.run(ctx)
+	g.loop.Start(g.interval, false, g.sweep)
 	return nil
 }
 
 // Stop cancels a sweep in progress and waits for it, until ctx ends.
 // Idempotent; safe without Start.
-func (g *ga4Health) Stop(ctx context.Context) error {
-	g.life.Lock()
-	started := g.started
-	if started && !g.stopped {
-		g.cancel()
-	}
-	g.stopped = true
-	g.life.Unlock()
-	if !started {
-		return nil
-	}
-	select {
-	case <-g.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (g *ga4Health) run(ctx context.Context) {
-	defer close(g.done)
-	t := time.NewTicker(g.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		g.sweep(ctx)
-	}
-}
+func (g *ga4Health) Stop(ctx context.Context) error { return g.loop.Stop(ctx, "GA4 health sampling") }
 
 // sweep validates the samples once and reports the lights that changed.
 func (g *ga4Health) sweep(ctx context.Context) {

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/jaraba/pixelgw/internal/periodic"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -24,9 +24,7 @@ type maintainer struct {
 	every     time.Duration
 	now       func() time.Time
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop periodic.Loop
 }
 
 func newMaintainer(st store.Store, partition func(ctx context.Context, from, to time.Time) error, log *slog.Logger) *maintainer {
@@ -59,41 +57,11 @@ func (m *maintainer) run(ctx context.Context) {
 	}
 }
 
+// Start runs every job now and then every m.every, until Stop.
 func (m *maintainer) Start(context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cancel != nil {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel, m.done = cancel, make(chan struct{})
-	go func() {
-		defer close(m.done)
-		t := time.NewTicker(m.every)
-		defer t.Stop()
-		for {
-			m.run(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	m.loop.Start(m.every, true, m.run)
 	return nil
 }
 
-func (m *maintainer) Stop(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cancel == nil {
-		return nil
-	}
-	m.cancel()
-	select {
-	case <-m.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// Stop waits for a round in progress (or ctx). Idempotent.
+func (m *maintainer) Stop(ctx context.Context) error { return m.loop.Stop(ctx, "maintenance") }

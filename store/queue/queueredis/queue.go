@@ -61,6 +61,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/jaraba/pixelgw/internal/periodic"
 	"github.com/jaraba/pixelgw/store/queue"
 )
 
@@ -126,7 +127,7 @@ type Queue struct {
 	dead     *redis.Script
 	replay   *redis.Script
 
-	trimmer queue.Periodic
+	trimmer periodic.Loop
 }
 
 // New returns a Queue over rdb. It does not contact Redis. A nil log
@@ -410,7 +411,7 @@ func (q *Queue) Trim(ctx context.Context) (int64, error) {
 // Start runs the trim loop until Stop. Calling it twice is a no-op.
 func (q *Queue) Start(context.Context) error {
 	failing := false // log a failure once per streak, not every tick
-	q.trimmer.Start(q.cfg.TrimInterval, func(ctx context.Context) {
+	q.trimmer.Start(q.cfg.TrimInterval, false, func(ctx context.Context) {
 		n, err := q.Trim(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:

@@ -40,6 +40,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/jaraba/pixelgw/internal/periodic"
 	"github.com/jaraba/pixelgw/store/queue"
 )
 
@@ -90,7 +91,7 @@ type Queue struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed (and replaced) when entries are added: wakes blocked readers
-	purger queue.Periodic
+	purger periodic.Loop
 }
 
 // Open opens (creating it, mode 0600, with its schema) the queue database at
@@ -669,7 +670,7 @@ func (q *Queue) Purge(ctx context.Context) error {
 
 // Start runs the purge loop until Stop. Calling it twice is a no-op.
 func (q *Queue) Start(context.Context) error {
-	q.purger.Start(q.opts.PurgeInterval, func(ctx context.Context) {
+	q.purger.Start(q.opts.PurgeInterval, false, func(ctx context.Context) {
 		if err := q.Purge(ctx); err != nil && ctx.Err() == nil {
 			q.opts.Logger.Warn("queue purge failed", slog.String("error", err.Error()))
 		}
