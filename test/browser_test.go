@@ -217,9 +217,20 @@ func TestBrowser(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(brLastLine(stdout.String())), &sum), stdout.String())
 	require.True(t, sum.OK)
-	// page_view three times: the first visit, the reload (decision from the
-	// cookie) and the page after the policy bump (after the new decision).
-	require.ElementsMatch(t, []string{"page_view", "lead", "add_to_cart", "purchase", "page_view", "page_view"}, sum.Events)
+	// page_view on the first visit, the reload (decision from the cookie),
+	// the reloads while the policy bump reached the edge, and the page after
+	// it (after the new decision): at least three.
+	views := 0
+	var others []string
+	for _, e := range sum.Events {
+		if e == "page_view" {
+			views++
+		} else {
+			others = append(others, e)
+		}
+	}
+	require.GreaterOrEqual(t, views, 3, sum.Events)
+	require.ElementsMatch(t, []string{"lead", "add_to_cart", "purchase"}, others)
 	require.Subset(t, sum.Cookies, []string{"jaraba_consent", "jaraba_visitor_id"})
 	for _, u := range sum.Blocked {
 		require.NotContains(t, u, browserSite, "a first-party request was blocked")
