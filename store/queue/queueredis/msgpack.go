@@ -8,20 +8,24 @@ import (
 )
 
 // encodeBatch packs entries as the msgpack array admit.lua unpacks with
-// cmsgpack: one script argument for the whole batch instead of seven per
-// entry. The array is flat (entryFields values per entry, no nested arrays:
-// every Lua table the script does not build is garbage its GC does not
-// collect), keys arrive complete (no concatenation, hence no new Lua string,
-// per entry in the script) and the window is a decimal string (Redis formats
-// a Lua number argument with printf). Redis's cmsgpack has no bin type, so
-// bytes go as str (Lua strings are 8-bit clean).
-func encodeBatch(prefix string, entries []queue.Entry) []byte {
-	size := 5
+// cmsgpack: one script argument for every entry's small fields instead of
+// seven arguments per entry. The array is flat (entryFields values per
+// entry, no nested arrays: every Lua table the script does not build is
+// garbage its GC does not collect), keys arrive complete (no concatenation,
+// hence no new Lua string, per entry in the script) and the window is a
+// decimal string (Redis formats a Lua number argument with printf). Redis's
+// cmsgpack has no bin type, so bytes go as str (Lua strings are 8-bit
+// clean). The records are not in it: they go as arguments of their own,
+// appended to args (one buffer, one sub-slice per entry), so Redis's Lua,
+// which hashes every byte of every string it makes, reads each record once.
+func encodeBatch(prefix string, entries []queue.Entry, args []any) (blob []byte, _ []any) {
+	size, recs := 5, 0
 	for i := range entries {
 		e := &entries[i]
-		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + 2*len(e.VisitorID) + recordLen(e)
+		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + 2*len(e.VisitorID)
+		recs += recordSize(e)
 	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, size+recs)
 	b = appendArrayHeader(b, entryFields*len(entries))
 	var num [20]byte
 	for i := range entries {
@@ -45,17 +49,23 @@ func encodeBatch(prefix string, entries []queue.Entry) []byte {
 			b = append(append(append(append(append(b, prefix...), ":r:"...), e.TenantID...), ':'), e.VisitorID...)
 			b = appendInt(b, max(e.DecidedAt.UnixMilli(), 1))
 		}
-		// The record, as a str whose length is known up front.
-		b = appendStrHeader(b, recordSize(e))
-		b = appendRecord(b, e)
 		// The visitor, kept with the stream entry (field u) for EraseVisitor.
 		b = appendStr(b, e.VisitorID)
 	}
-	return b
+	blob = b
+	args = append(args, blob)
+	// The records, in the same buffer's spare capacity.
+	rest := b[len(b):len(b):cap(b)]
+	for i := range entries {
+		start := len(rest)
+		rest = appendRecord(rest, &entries[i])
+		args = append(args, rest[start:len(rest):len(rest)])
+	}
+	return blob, args
 }
 
 // entryFields is the number of msgpack values per entry in encodeBatch.
-const entryFields = 8
+const entryFields = 7
 
 func appendArrayHeader(b []byte, n int) []byte {
 	switch {

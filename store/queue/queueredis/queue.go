@@ -26,8 +26,11 @@
 // keys (the default per-tenant cap) cost ≈ 110–115 MB.
 //
 // Cap accounting: each tenant has a HASH of buckets (bucket end, ms → keys
-// that expire inside that bucket) plus a live total, and a ZSET of bucket
-// ends. The script drops due buckets before checking the cap. A key is thus
+// that expire inside that bucket) plus a live total (n), the earliest bucket
+// end (nx) and the expiry set on both keys (ex), and a ZSET of bucket ends.
+// In the steady state a call reads n, nx, ex with one HMGET and writes one
+// HINCRBY and one HSET per tenant; it drops due buckets (ZRANGEBYSCORE,
+// HDEL, ZREM) only once nx has passed, before checking the cap. A key is thus
 // counted until the end of its bucket: the count is exact except that it
 // lags the real expiry by at most Config.CapGranularity (default 1 minute),
 // i.e. it over-counts, never under-counts. Buckets per tenant ≤ longest
@@ -177,9 +180,10 @@ func (q *Queue) Admit(ctx context.Context, entries []queue.Entry) ([]queue.Resul
 // admitInto runs the script for entries (already validated) and writes one
 // result per entry into res.
 func (q *Queue) admitInto(ctx context.Context, entries []queue.Entry, res []queue.Result) error {
-	blob := encodeBatch(q.cfg.Prefix, entries)
-	out, err := q.admit.Run(ctx, q.rdb, []string{q.stream},
-		q.cfg.Prefix, q.cfg.MaxKeysPerTenant, q.cfg.CapGranularity.Milliseconds(), blob).Text()
+	args := make([]any, 3, 4+len(entries))
+	args[0], args[1], args[2] = q.cfg.Prefix, q.cfg.MaxKeysPerTenant, q.cfg.CapGranularity.Milliseconds()
+	_, args = encodeBatch(q.cfg.Prefix, entries, args)
+	out, err := q.admit.Run(ctx, q.rdb, []string{q.stream}, args...).Text()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "PGWTYPE") || strings.Contains(err.Error(), "WRONGTYPE") {
 			return fmt.Errorf("cannot admit %d entries: %w: %w", len(entries), ErrWrongType, err)

@@ -71,23 +71,36 @@ func BenchmarkAdmitDirect(b *testing.B) {
 // (UUIDs, times, a page URL): Lua 5.1 hashes a long string from ~32 sampled
 // bytes, so near-identical payloads would all collide in its string table
 // and measure that instead.
-func BenchmarkAdmitBatch100(b *testing.B) {
+func BenchmarkAdmitBatch100(b *testing.B) { benchAdmitBatch(b, 100) }
+
+// BenchmarkAdmitBatch10 is the same with batches of 10, the size the edge's
+// Batcher forms in the load test: the script's per-call cost weighs more.
+func BenchmarkAdmitBatch10(b *testing.B) { benchAdmitBatch(b, 10) }
+
+// BenchmarkAdmitBatch1 is a lone beacon per call, as under light load: the
+// script's fixed cost per call.
+func BenchmarkAdmitBatch1(b *testing.B) { benchAdmitBatch(b, 1) }
+
+func benchAdmitBatch(b *testing.B, size int) {
 	q := benchQueue(b)
 	tenant := queuetest.ID()
-	entries := make([]queue.Entry, 100)
+	entries := make([]queue.Entry, size)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; b.Loop(); i++ {
 		for j := range entries {
 			id := queuetest.ID()
-			ms := start.UnixMilli() + int64(i*100+j)
+			ms := start.UnixMilli() + int64(i*size+j)
 			payload := fmt.Appendf(nil, `{"v":1,"src":"client","tenant":%q,"id":%q,"name":"page_view","ts":%d,"recv":%d,`+
 				`"url":"https://www.example.com/products/%d?utm_source=news","ref":"https://www.example.com/","eng":%d,"sid":%q,`+
 				`"visitor":%q,"ip":"203.0.113.7","ua":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",`+
 				`"consent":{"a":true,"m":true,"f":false,"policy":"1","gpc":false},"ids":{"fbp":"fb.1.%d.123456789"}}`,
 				tenant, id, ms, ms+40, j, j*10, id[:8], id[9:], ms)
-			entries[j] = queue.Entry{TenantID: tenant, EventID: id, EventName: "page_view", Window: 10 * time.Minute, Payload: payload}
+			// Each from its own consented visitor, as the edge admits them:
+			// a revocation check per entry.
+			entries[j] = queue.Entry{TenantID: tenant, EventID: id, EventName: "page_view", Window: 10 * time.Minute, Payload: payload,
+				VisitorID: queuetest.ID(), DecidedAt: start}
 		}
 		if _, err := q.Admit(b.Context(), entries); err != nil {
 			b.Fatal(err)
