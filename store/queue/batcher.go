@@ -10,17 +10,18 @@ import (
 
 // BatcherConfig configures a Batcher.
 type BatcherConfig struct {
-	// MaxWait is how long a worker keeps collecting after the first request
-	// of a batch (200 µs by default; negative: do not wait). Under load batches fill from callers
-	// that queued while the workers were busy, so MaxWait mostly matters at
-	// low load, where it is the latency added to an Admit.
+	// MaxWait is how long a caller that starts a batch waits for others to
+	// join it (200 µs by default; negative: do not wait). Under load batches
+	// fill from callers that queued while the batches in flight ran, so
+	// MaxWait mostly matters at low load, where it is the latency added to
+	// an Admit.
 	MaxWait time.Duration
 	// MaxEntries closes a batch early (512 by default). One caller's
 	// entries are never split, so a batch may exceed it by one request.
 	MaxEntries int
 	// Workers is how many batches may be in flight at once (2 by default:
 	// Redis runs scripts one at a time and SQLite has one writer, so more
-	// workers only make smaller batches; queueredis's BenchmarkAdmitBatcher
+	// only make smaller batches; queueredis's BenchmarkAdmitBatcher
 	// compares).
 	Workers int
 	// Timeout bounds one batch's Admit (5 s by default). A caller waits for
@@ -51,6 +52,7 @@ func (c BatcherConfig) withDefaults() BatcherConfig {
 type BatcherStats struct {
 	Batches uint64 // Admit calls to the Queue
 	Entries uint64 // entries in them
+	Waiting int    // callers waiting for a batch now
 }
 
 // request is one Admit call waiting for its batch.
@@ -58,74 +60,75 @@ type request struct {
 	entries []Entry
 	res     []Result
 	err     error
-	done    chan struct{} // capacity 1: the worker's single completion signal
+	lead    bool          // woken to admit the pending batch itself
+	done    chan struct{} // capacity 1: the single wake-up (result or leadership)
 }
 
 // Batcher puts micro-batching in front of a Queue: concurrent Admit calls
-// are collected for up to MaxWait or MaxEntries and sent as ONE Admit of
-// the concatenated entries (one Lua script on Redis, one transaction on
-// SQLite), each caller getting its own results back. That Admit is atomic
-// over the whole batch, so a failure fails every caller of that batch with
-// nothing admitted. Repeats of one key from different callers of a batch
-// are resolved in order, exactly as inside one caller's batch. Other
-// methods go straight to the Queue.
+// are collected and sent as ONE Admit of the concatenated entries (one Lua
+// script on Redis, one transaction on SQLite), each caller getting its own
+// results back. That Admit is atomic over the whole batch, so a failure
+// fails every caller of that batch with nothing admitted. Repeats of one key
+// from different callers of a batch are resolved in order, exactly as inside
+// one caller's batch. Other methods go straight to the Queue.
+//
+// There are no worker goroutines: batching is a group commit. A caller that
+// finds fewer than Workers batches in flight admits its entries itself,
+// together with whatever is pending; the others wait, and a batch that ends
+// hands the lead to the first waiter, which admits everything pending by
+// then. So a beacon under light load is admitted by its own goroutine (no
+// hand-off, no thread wake-up), and under load each caller is woken once,
+// by the batch that carried it.
 //
 // Admit before Start (or on a Batcher that was never started) calls the
 // Queue directly; after Stop it returns ErrClosed.
 type Batcher struct {
 	q    Queue
 	cfg  BatcherConfig
-	reqs chan *request // unbuffered: a request is either taken by a worker or not sent at all
 	pool sync.Pool
 
 	batches, entries atomic.Uint64
 
-	mu       sync.Mutex // serialises Start and Stop
-	started  atomic.Bool
-	stopping chan struct{}
-	wg       sync.WaitGroup
+	mu      sync.Mutex
+	pending []*request    // waiting for a batch, in arrival order
+	leaders int           // batches being admitted (at most cfg.Workers)
+	started bool          // Start ran
+	stopped bool          // Stop ran: no new callers
+	drained chan struct{} // closed when stopped and the last batch ended
 }
 
-// NewBatcher returns a Batcher over q; call Start to run its workers.
+// NewBatcher returns a Batcher over q; call Start to begin batching.
 func NewBatcher(q Queue, cfg BatcherConfig) *Batcher {
-	b := &Batcher{q: q, cfg: cfg.withDefaults(), reqs: make(chan *request), stopping: make(chan struct{})}
+	b := &Batcher{q: q, cfg: cfg.withDefaults(), drained: make(chan struct{})}
 	b.pool.New = func() any { return &request{done: make(chan struct{}, 1)} }
 	return b
 }
 
-// Start runs the workers. Calling it again is a no-op.
+// Start begins batching. Calling it again is a no-op.
 func (b *Batcher) Start(context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	select {
-	case <-b.stopping:
+	if b.stopped {
 		return fmt.Errorf("cannot start batcher: %w", ErrClosed)
-	default:
 	}
-	if b.started.Load() {
-		return nil
-	}
-	b.started.Store(true)
-	for range b.cfg.Workers {
-		b.wg.Go(b.worker)
-	}
+	b.started = true
 	return nil
 }
 
-// Stop stops taking requests, lets the workers finish the batches they hold
-// and waits for them (or ctx). Safe if never started; idempotent.
+// Stop stops taking requests, lets the batches in flight and every caller
+// already waiting finish, and waits for them (or ctx). Safe if never
+// started; idempotent.
 func (b *Batcher) Stop(ctx context.Context) error {
 	b.mu.Lock()
-	select {
-	case <-b.stopping:
-	default:
-		close(b.stopping)
+	if !b.stopped {
+		b.stopped = true
+		if b.leaders == 0 {
+			close(b.drained)
+		}
 	}
 	b.mu.Unlock()
-	done := make(chan struct{})
-	go func() { b.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-b.drained:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("cannot stop batcher: %w", ctx.Err())
@@ -134,7 +137,10 @@ func (b *Batcher) Stop(ctx context.Context) error {
 
 // Stats returns counters since New.
 func (b *Batcher) Stats() BatcherStats {
-	return BatcherStats{Batches: b.batches.Load(), Entries: b.entries.Load()}
+	b.mu.Lock()
+	waiting := len(b.pending)
+	b.mu.Unlock()
+	return BatcherStats{Batches: b.batches.Load(), Entries: b.entries.Load(), Waiting: waiting}
 }
 
 // Admit implements Queue through the micro-batches.
@@ -145,29 +151,43 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 	if len(entries) == 0 {
 		return []Result{}, nil
 	}
-	if !b.started.Load() {
-		select {
-		case <-b.stopping:
-			return nil, fmt.Errorf("cannot admit: %w", ErrClosed)
-		default:
-			return b.q.Admit(ctx, entries)
-		}
+	b.mu.Lock()
+	switch {
+	case b.stopped:
+		b.mu.Unlock()
+		return nil, fmt.Errorf("cannot admit: %w", ErrClosed)
+	case !b.started:
+		b.mu.Unlock()
+		return b.q.Admit(ctx, entries)
 	}
-	if err := ctx.Err(); err != nil { // select picks at random among ready cases
+	if err := ctx.Err(); err != nil {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("cannot admit: %w", err)
 	}
 	r := b.pool.Get().(*request)
-	r.entries, r.res, r.err = entries, nil, nil
-	select {
-	case b.reqs <- r:
-	case <-b.stopping:
-		b.release(r)
-		return nil, fmt.Errorf("cannot admit: %w", ErrClosed)
-	case <-ctx.Done():
-		b.release(r)
-		return nil, fmt.Errorf("cannot admit: %w", ctx.Err())
+	r.entries, r.res, r.err, r.lead = entries, nil, nil, false
+	if b.leaders < b.cfg.Workers {
+		b.leaders++
+		b.mu.Unlock()
+		b.lead(r, b.cfg.MaxWait)
+	} else {
+		b.pending = append(b.pending, r)
+		b.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			if b.withdraw(r) {
+				b.release(r)
+				return nil, fmt.Errorf("cannot admit: %w", ctx.Err())
+			}
+			// Already in a batch: its outcome decides (bounded by
+			// cfg.Timeout), so that an error always means "nothing admitted".
+			<-r.done
+		}
+		if r.lead {
+			b.lead(r, 0) // a backlog: no need to wait for more
+		}
 	}
-	<-r.done // bounded by cfg.Timeout: see BatcherConfig.Timeout
 	res, err := r.res, r.err
 	b.release(r)
 	if err != nil {
@@ -176,82 +196,85 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 	return res, nil
 }
 
+// withdraw removes r from the pending callers; false if a batch took it.
+func (b *Batcher) withdraw(r *request) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, p := range b.pending {
+		if p == r {
+			b.pending = append(b.pending[:i], b.pending[i+1:]...)
+			b.pending[len(b.pending):cap(b.pending)][0] = nil
+			return true
+		}
+	}
+	return false
+}
+
 func (b *Batcher) release(r *request) {
 	r.entries, r.res, r.err = nil, nil, nil
 	b.pool.Put(r)
 }
 
-func (b *Batcher) worker() {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var (
-		batch   []*request
-		entries []Entry
-	)
-	for {
-		var n int
-		select {
-		case <-b.stopping:
-			return
-		case r := <-b.reqs:
-			batch = append(batch[:0], r)
-			n = len(r.entries)
-		}
-		if b.cfg.MaxWait > 0 {
-			timer.Reset(b.cfg.MaxWait)
-		}
-	collect:
-		for n < b.cfg.MaxEntries {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-				n += len(r.entries)
-				continue
-			default:
-			}
-			if b.cfg.MaxWait <= 0 {
-				break collect
-			}
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-				n += len(r.entries)
-			case <-timer.C:
-				break collect
-			}
-		}
-		timer.Stop()
-		entries = b.flush(batch, entries)
-		clear(batch)
+// lead waits wait (if positive) for others to join, admits first and the
+// pending callers (up to MaxEntries) as one batch, wakes them with their
+// results, then hands the lead to the first caller still pending, or gives
+// up its slot. first gets its results in place.
+func (b *Batcher) lead(first *request, wait time.Duration) {
+	if wait > 0 {
+		time.Sleep(wait)
 	}
+	batch := []*request{first}
+	n := len(first.entries)
+	b.mu.Lock()
+	k := 0
+	for k < len(b.pending) && n < b.cfg.MaxEntries {
+		batch = append(batch, b.pending[k])
+		n += len(b.pending[k].entries)
+		k++
+	}
+	b.pending = b.pending[:copy(b.pending, b.pending[k:])]
+	clear(b.pending[len(b.pending):cap(b.pending)])
+	b.mu.Unlock()
+
+	b.flush(batch, n)
+	for _, r := range batch[1:] {
+		r.done <- struct{}{}
+	}
+
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		next := b.pending[0]
+		b.pending = b.pending[:copy(b.pending, b.pending[1:])]
+		b.pending[len(b.pending):cap(b.pending)][0] = nil
+		next.lead = true
+		b.mu.Unlock()
+		next.done <- struct{}{}
+		return
+	}
+	b.leaders--
+	if b.leaders == 0 && b.stopped {
+		close(b.drained)
+	}
+	b.mu.Unlock()
 }
 
-// flush sends one Admit for batch and hands every request its results.
-// entries is the worker's reusable buffer.
-func (b *Batcher) flush(batch []*request, entries []Entry) []Entry {
+// flush sends one Admit for batch (n entries in all) and sets every
+// request's results or error.
+func (b *Batcher) flush(batch []*request, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
-	var (
-		res []Result
-		err error
-	)
-	if len(batch) == 1 {
-		res, err = b.q.Admit(ctx, batch[0].entries)
-		b.entries.Add(uint64(len(batch[0].entries)))
-	} else {
-		entries = entries[:0]
+	defer cancel()
+	entries := batch[0].entries
+	if len(batch) > 1 {
+		entries = make([]Entry, 0, n)
 		for _, r := range batch {
 			entries = append(entries, r.entries...)
 		}
-		res, err = b.q.Admit(ctx, entries)
-		b.entries.Add(uint64(len(entries)))
-		clear(entries) // drop references to callers' payloads
 	}
-	cancel()
+	res, err := b.q.Admit(ctx, entries)
 	b.batches.Add(1)
-	if want := len(entries); err == nil && len(batch) > 1 && len(res) != want {
-		err = fmt.Errorf("cannot admit a batch: %d results for %d entries", len(res), want)
-	} else if err == nil && len(batch) == 1 && len(res) != len(batch[0].entries) {
-		err = fmt.Errorf("cannot admit a batch: %d results for %d entries", len(res), len(batch[0].entries))
+	b.entries.Add(uint64(n))
+	if err == nil && len(res) != n {
+		err = fmt.Errorf("cannot admit a batch: %d results for %d entries", len(res), n)
 	}
 	off := 0
 	for _, r := range batch {
@@ -260,9 +283,7 @@ func (b *Batcher) flush(batch []*request, entries []Entry) []Entry {
 			r.res, off = res[off:end:end], end
 		}
 		r.err = err
-		r.done <- struct{}{}
 	}
-	return entries
 }
 
 // SetDecision implements Queue.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,11 +28,13 @@ type fakeQueue struct {
 	mu      sync.Mutex
 	batches []int
 	gate    chan struct{} // when non-nil, Admit waits for it
+	entered atomic.Int32  // Admit calls begun
 }
 
 var errFake = errors.New("fake failure")
 
 func (f *fakeQueue) Admit(_ context.Context, entries []queue.Entry) ([]queue.Result, error) {
+	f.entered.Add(1)
 	if f.gate != nil {
 		<-f.gate
 	}
@@ -120,4 +123,84 @@ func TestBatcherCancelledBeforeHandOff(t *testing.T) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	require.Empty(t, f.batches)
+}
+
+// A caller still waiting for a batch when its context ends leaves: its
+// entries never reach the store. A caller already in a batch waits for it.
+func TestBatcherCancelledWhilePending(t *testing.T) {
+	t.Parallel()
+	f := &fakeQueue{gate: make(chan struct{})}
+	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: -1})
+	require.NoError(t, b.Start(t.Context()))
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.Admit(context.Background(), entries("1"))
+		first <- err
+	}()
+	waitFor(t, func() bool { return f.entered.Load() == 1 }) // the first caller leads, gated in the store
+	ctx, cancel := context.WithCancel(t.Context())
+	second := make(chan error, 1)
+	go func() {
+		_, err := b.Admit(ctx, entries("2", "3"))
+		second <- err
+	}()
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	cancel()
+	require.ErrorIs(t, <-second, context.Canceled)
+	close(f.gate)
+	require.NoError(t, <-first)
+	require.NoError(t, b.Stop(t.Context()))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Equal(t, []int{1}, f.batches, "the withdrawn caller's entries were never admitted")
+}
+
+// Stop lets the batch in flight and every caller already waiting finish:
+// they get results, not ErrClosed; later callers get ErrClosed.
+func TestBatcherStopDrainsWaiting(t *testing.T) {
+	t.Parallel()
+	f := &fakeQueue{gate: make(chan struct{})}
+	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: -1})
+	require.NoError(t, b.Start(t.Context()))
+	type out struct {
+		res []queue.Result
+		err error
+	}
+	outs := make(chan out, 3)
+	admit := func(ids ...string) {
+		res, err := b.Admit(context.Background(), entries(ids...))
+		outs <- out{res, err}
+	}
+	go admit("1")
+	waitFor(t, func() bool { return f.entered.Load() == 1 }) // leads, gated in the store
+	go admit("2")
+	go admit("3", "4")
+	waitFor(t, func() bool { return b.Stats().Waiting == 2 })
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Stop(context.Background()) }()
+	// Once Stop began, new callers are refused (probed with a cancelled
+	// context, so that a probe before Stop returns at once); Stop itself
+	// still waits.
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	waitFor(t, func() bool {
+		_, err := b.Admit(done, entries("1"))
+		return errors.Is(err, queue.ErrClosed)
+	})
+	require.Empty(t, stopped, "Stop waits for the batches")
+	close(f.gate)
+	for range 3 {
+		o := <-outs
+		require.NoError(t, o.err)
+		require.NotEmpty(t, o.res)
+	}
+	require.NoError(t, <-stopped)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Equal(t, []int{1, 3}, f.batches, "the waiting callers went as one batch, led by the first of them")
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 5*time.Second, time.Millisecond)
 }
