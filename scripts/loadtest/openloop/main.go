@@ -26,14 +26,29 @@
 // answered / seconds; percentiles are over answered requests.
 //
 // Cost, measured against the bare 204 server (scripts/loadtest/bare) on the
-// 2-core VM, 6 s runs, CPU = /usr/bin/time user+sys of the generator divided
-// by requests; another load test shared the machine, so each run twice:
+// 2-core VM, 6 s runs; CPU = /usr/bin/time user+sys of the generator divided
+// by requests. Another session was load testing the same machine, so the
+// numbers are noisy; four runs each (two pairs, taken at different moments):
 //
-//	before (fasthttp.HostClient, 512 workers, a scheduler goroutine):
-//	  10000/s: 47.8 and 41.8 µs/request, p50 0.66 and 1.57 ms, p99 93.5 and 127.8 ms
-//	  15000/s: 33.7 and 33.9 µs/request, p50 151 and 15.1 ms,  p99 336 and 175 ms
-//	after (64 connections, GOMAXPROCS 1):
-//	  see the commit message / report (filled in below once measured)
+//	before (fasthttp.HostClient, 512 workers fed by a scheduler goroutine):
+//	  10000/s: 47.8 41.8 57.5 44.0 µs/request, p50 0.66 1.57 0.46 0.57 ms, p99 93.5 127.8 6.9 3.3 ms
+//	  15000/s: 33.7 33.9 46.4 52.7 µs/request, p50 151 15.1 0.37 0.35 ms,  p99 336 175 13.6 37.1 ms
+//	after (64 connections, -procs 1):
+//	  10000/s: 25.7 24.0 24.7 25.0 µs/request, p50 0.68 0.69 0.72 0.71 ms, p99 2.0 2.5 2.1 2.0 ms
+//	  15000/s: 23.0 23.7 31.7 31.3 µs/request, p50 0.53 0.53 0.58 0.62 ms, p99 2.5 3.8 4.7 5.2 ms
+//
+// What is left is mostly the kernel's: the write of each request on
+// loopback runs the server side's TCP receive and wake-up on the
+// generator's time (~40% of its profile), then reads and netpoll. With
+// GOMAXPROCS 2 it cost ~1.8x more in a perf stat (more thread hand-offs
+// and spinning Ms), hence -procs 1.
+//
+// Bias to know: when nothing else is happening, Go's runtime sleeps in
+// whole milliseconds (netpoll's epoll_wait timeout), so a connection waiting
+// for its next due time wakes up to ~1 ms late, and that lateness counts,
+// as it does in wrk2 (whose event loop has millisecond timers too). Against
+// the bare server p50 is ~0.65 ms from the due time but ~0.15 ms from the
+// actual send: about 0.5 ms of p50 (less of p99) is the generator's own.
 package main
 
 import (
