@@ -62,8 +62,17 @@ func entries(ids ...string) []queue.Entry {
 
 func TestBatcherSplitsResults(t *testing.T) {
 	t.Parallel()
+	for _, inFlight := range []int{1, 2} {
+		t.Run(strconv.Itoa(inFlight), func(t *testing.T) {
+			t.Parallel()
+			testBatcherSplitsResults(t, inFlight)
+		})
+	}
+}
+
+func testBatcherSplitsResults(t *testing.T, inFlight int) {
 	f := &fakeQueue{gate: make(chan struct{})}
-	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: time.Millisecond, MaxEntries: 7})
+	b := queue.NewBatcher(f, queue.BatcherConfig{InFlight: inFlight, MaxWait: time.Millisecond, MaxEntries: 7})
 	require.NoError(t, b.Start(t.Context()))
 	defer func() { require.NoError(t, b.Stop(context.Background())) }()
 
@@ -130,7 +139,7 @@ func TestBatcherCancelledBeforeHandOff(t *testing.T) {
 func TestBatcherCancelledWhilePending(t *testing.T) {
 	t.Parallel()
 	f := &fakeQueue{gate: make(chan struct{})}
-	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: -1})
+	b := queue.NewBatcher(f, queue.BatcherConfig{InFlight: 1, MaxWait: -1})
 	require.NoError(t, b.Start(t.Context()))
 	first := make(chan error, 1)
 	go func() {
@@ -160,7 +169,7 @@ func TestBatcherCancelledWhilePending(t *testing.T) {
 func TestBatcherStopDrainsWaiting(t *testing.T) {
 	t.Parallel()
 	f := &fakeQueue{gate: make(chan struct{})}
-	b := queue.NewBatcher(f, queue.BatcherConfig{Workers: 1, MaxWait: -1})
+	b := queue.NewBatcher(f, queue.BatcherConfig{InFlight: 1, MaxWait: -1})
 	require.NoError(t, b.Start(t.Context()))
 	type out struct {
 		res []queue.Result
