@@ -17,9 +17,9 @@
 -- Returns a string with one digit per entry: 1 queued, 2 duplicate,
 -- 3 revoked, 4 over cap.
 --
--- Phase 1 decides each entry and sets its dedup mark with SET NX (the mark
--- and the existence check in one command); phase 2 appends the stream
--- entries; phase 3 updates the cap accounting. Every command that can fail
+-- Each entry is decided in order: its dedup mark is set with SET NX (the
+-- mark and the existence check in one command) and its stream entry
+-- appended; then the cap accounting is updated. Every command that can fail
 -- (a key of the wrong type, exhausted stream ids) runs under pcall: the
 -- first failure undoes every mark and entry written so far and returns an
 -- error, so no dedup mark outlives a failed enqueue. (Redis refuses a write
@@ -83,12 +83,20 @@ local function tenant(id)
 end
 
 local res = {}
-local rev = {}  -- revocation key -> decision time (false: none), one GET per key and call
-local seen = {}
-local akind, arec, avis = {}, {}, {} -- stream entries to write: kind, record, visitor
-local na = 0
+local rev = {}    -- revocation key -> decision time (false: none): one GET per key and call
+local bucket = {} -- window -> end of the cap bucket its keys expire in
+local function xadd(kind, rec, vis)
+  local id
+  if vis ~= '' then
+    id = redis.pcall('XADD', stream, '*', 'k', kind, 'v', rec, 'u', vis)
+  else
+    id = redis.pcall('XADD', stream, '*', 'k', kind, 'v', rec)
+  end
+  if type(id) == 'table' then return id end
+  ids[#ids + 1] = id
+end
 
--- Phase 1: decide, and mark what is new.
+-- Decide each entry, mark what is new, append the stream entries.
 local n = 0
 for i = 1, #batch, 7 do
   n = n + 1
@@ -98,56 +106,49 @@ for i = 1, #batch, 7 do
     local rv = rev[rk]
     if rv == nil then
       local g = redis.pcall('GET', rk)
-      if type(g) == 'table' and g.err then return fail('GET', g) end
+      if type(g) == 'table' then return fail('GET', g) end
       rv = tonumber(g) or false
       rev[rk] = rv
     end
     if rv and rv > dec then r = '3' end
   end
   if not r then
-    if seen[dk] then
-      r = '2'
+    local s, err = tenant(tid)
+    if not s then return fail('TYPE', err) end
+    if s.live + s.added >= cap then
+      -- Over the cap: a repeat is still a duplicate, a new id is refused.
+      r = redis.call('EXISTS', dk) == 1 and '2' or '4'
     else
-      local s, err = tenant(tid)
-      if not s then return fail('TYPE', err) end
-      if s.live + s.added >= cap then
-        -- Over the cap: a repeat is still a duplicate, a new id is refused.
-        r = redis.call('EXISTS', dk) == 1 and '2' or '4'
+      -- NX GET: false when the mark was set, its old value when it
+      -- existed; no status table to build.
+      local old = redis.pcall('SET', dk, '1', 'PX', win, 'NX', 'GET')
+      if type(old) == 'table' then return fail('SET', old) end
+      if old then
+        r = '2'
       else
-        local ok = redis.pcall('SET', dk, '1', 'PX', win, 'NX')
-        if type(ok) == 'table' and ok.err then return fail('SET', ok) end
-        if ok then
-          r = '1'
-          seen[dk] = true
-          nm = nm + 1; mkey[nm] = dk
-          s.added = s.added + 1
-          local b = math.ceil((now + tonumber(win)) / gran) * gran
-          s.add[b] = (s.add[b] or 0) + 1
-          if b > s.maxb then s.maxb = b end
-          na = na + 1; akind[na] = '1'; arec[na] = ARGV[4 + n]; avis[na] = batch[i + 6]
-        else
-          r = '2'
+        r = '1'
+        nm = nm + 1; mkey[nm] = dk
+        s.added = s.added + 1
+        local b = bucket[win]
+        if not b then
+          b = math.ceil((now + tonumber(win)) / gran) * gran
+          bucket[win] = b
         end
+        s.add[b] = (s.add[b] or 0) + 1
+        if b > s.maxb then s.maxb = b end
+        local e = xadd('1', ARGV[4 + n], batch[i + 6])
+        if e then return fail('XADD', e) end
       end
     end
-    if r == '2' and conv == 1 then na = na + 1; akind[na] = '2'; arec[na] = ARGV[4 + n]; avis[na] = batch[i + 6] end
+    if r == '2' and conv == 1 then
+      local e = xadd('2', ARGV[4 + n], batch[i + 6])
+      if e then return fail('XADD', e) end
+    end
   end
   res[n] = r
 end
 
--- Phase 2: the stream entries.
-for j = 1, na do
-  local id
-  if avis[j] ~= '' then
-    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j], 'u', avis[j])
-  else
-    id = redis.pcall('XADD', stream, '*', 'k', akind[j], 'v', arec[j])
-  end
-  if type(id) == 'table' and id.err then return fail('XADD', id) end
-  ids[j] = id
-end
-
--- Phase 3: cap accounting (types checked by phase 1's HMGET; advisory, so pcall).
+-- Then the cap accounting (types checked by the HMGET above; advisory, so pcall).
 for _, s in pairs(tenants) do
   local swept = #s.due > 0 or s.nx == nil
   for i = 1, #s.due, 500 do
