@@ -82,8 +82,24 @@ local function tenant(id)
   return s
 end
 
+-- The revocation keys' decision times (false: none), read before any write
+-- with one MGET per 500 distinct keys (a GET each costs ten times more).
+local rev, rks = {}, {}
+for i = 5, #batch, 7 do
+  local rk = batch[i]
+  if rk ~= '' and rev[rk] == nil then
+    rev[rk] = false
+    rks[#rks + 1] = rk
+  end
+end
+for j = 1, #rks, 500 do
+  local vals = redis.call('MGET', unpack(rks, j, math.min(j + 499, #rks)))
+  for k = 1, #vals do
+    rev[rks[j + k - 1]] = tonumber(vals[k]) or false
+  end
+end
+
 local res = {}
-local rev = {}    -- revocation key -> decision time (false: none): one GET per key and call
 local bucket = {} -- window -> end of the cap bucket its keys expire in
 local function xadd(kind, rec, vis)
   local id
@@ -102,16 +118,8 @@ for i = 1, #batch, 7 do
   n = n + 1
   local tid, dk, win, conv, rk, dec = batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5]
   local r
-  if rk ~= '' then
-    local rv = rev[rk]
-    if rv == nil then
-      local g = redis.pcall('GET', rk)
-      if type(g) == 'table' then return fail('GET', g) end
-      rv = tonumber(g) or false
-      rev[rk] = rv
-    end
-    if rv and rv > dec then r = '3' end
-  end
+  local rv = rev[rk]
+  if rv and rv > dec then r = '3' end
   if not r then
     local s, err = tenant(tid)
     if not s then return fail('TYPE', err) end
