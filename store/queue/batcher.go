@@ -87,7 +87,8 @@ type request struct {
 type Batcher struct {
 	q    Queue
 	cfg  BatcherConfig
-	pool sync.Pool
+	pool sync.Pool // *request
+	bufs sync.Pool // *[]Entry: a batch's concatenated entries
 
 	batches, entries atomic.Uint64
 
@@ -103,6 +104,7 @@ type Batcher struct {
 func NewBatcher(q Queue, cfg BatcherConfig) *Batcher {
 	b := &Batcher{q: q, cfg: cfg.withDefaults(), drained: make(chan struct{})}
 	b.pool.New = func() any { return &request{done: make(chan struct{}, 1)} }
+	b.bufs.New = func() any { return new([]Entry) }
 	return b
 }
 
@@ -267,10 +269,16 @@ func (b *Batcher) flush(batch []*request, n int) {
 	defer cancel()
 	entries := batch[0].entries
 	if len(batch) > 1 {
-		entries = make([]Entry, 0, n)
+		buf := b.bufs.Get().(*[]Entry)
+		entries = (*buf)[:0]
 		for _, r := range batch {
 			entries = append(entries, r.entries...)
 		}
+		defer func() {
+			clear(entries) // drop the callers' payloads
+			*buf = entries[:0]
+			b.bufs.Put(buf)
+		}()
 	}
 	res, err := b.q.Admit(ctx, entries)
 	b.batches.Add(1)

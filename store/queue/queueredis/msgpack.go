@@ -18,14 +18,21 @@ import (
 // clean). The records are not in it: they go as arguments of their own,
 // appended to args (one buffer, one sub-slice per entry), so Redis's Lua,
 // which hashes every byte of every string it makes, reads each record once.
-func encodeBatch(prefix string, entries []queue.Entry, args []any) (blob []byte, _ []any) {
+//
+// dst is a buffer to reuse (its contents are overwritten); the returned blob
+// starts it, and the records follow in the same backing array when it is
+// large enough.
+func encodeBatch(dst []byte, prefix string, entries []queue.Entry, args []any) (blob []byte, _ []any) {
 	size, recs := 5, 0
 	for i := range entries {
 		e := &entries[i]
 		size += entryFields*9 + len(e.TenantID) + 2*len(prefix) + 3 + 16 + 20 + 4 + len(e.TenantID) + 1 + 2*len(e.VisitorID)
 		recs += recordSize(e)
 	}
-	b := make([]byte, 0, size+recs)
+	b := dst[:0]
+	if cap(b) < size+recs {
+		b = make([]byte, 0, size+recs)
+	}
 	b = appendArrayHeader(b, entryFields*len(entries))
 	var num [20]byte
 	for i := range entries {

@@ -60,6 +60,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -131,7 +132,19 @@ type Queue struct {
 	replay   *redis.Script
 
 	trimmer periodic.Loop
+	keys    []string  // {stream}: the admit script's KEYS
+	bufs    sync.Pool // *admitBuf: the admit script's encoded arguments, reused
 }
+
+// admitBuf is one Admit's argument buffer: the encoded batch and records,
+// and the argument list pointing into them.
+type admitBuf struct {
+	b    []byte
+	args []any
+}
+
+// maxPooledBuf: larger argument buffers (rare, huge batches) are not kept.
+const maxPooledBuf = 1 << 20
 
 // New returns a Queue over rdb. It does not contact Redis. A nil log
 // discards the trim loop's warnings.
@@ -150,6 +163,8 @@ func New(rdb redis.UniversalClient, cfg Config, log *slog.Logger) *Queue {
 		trim:     redis.NewScript(trimLua),
 		dead:     redis.NewScript(deadLetterLua),
 		replay:   redis.NewScript(replayLua),
+		keys:     []string{cfg.Prefix + ":q"},
+		bufs:     sync.Pool{New: func() any { return new(admitBuf) }},
 	}
 }
 
@@ -180,10 +195,16 @@ func (q *Queue) Admit(ctx context.Context, entries []queue.Entry) ([]queue.Resul
 // admitInto runs the script for entries (already validated) and writes one
 // result per entry into res.
 func (q *Queue) admitInto(ctx context.Context, entries []queue.Entry, res []queue.Result) error {
-	args := make([]any, 3, 4+len(entries))
-	args[0], args[1], args[2] = q.cfg.Prefix, q.cfg.MaxKeysPerTenant, q.cfg.CapGranularity.Milliseconds()
-	_, args = encodeBatch(q.cfg.Prefix, entries, args)
-	out, err := q.admit.Run(ctx, q.rdb, []string{q.stream}, args...).Text()
+	ab := q.bufs.Get().(*admitBuf)
+	args := append(ab.args[:0], q.cfg.Prefix, q.cfg.MaxKeysPerTenant, q.cfg.CapGranularity.Milliseconds())
+	blob, args := encodeBatch(ab.b, q.cfg.Prefix, entries, args)
+	out, err := q.admit.Run(ctx, q.rdb, q.keys, args...).Text()
+	// go-redis is done with the arguments once Run returns (retries included).
+	if cap(blob) <= maxPooledBuf {
+		clear(args)
+		ab.b, ab.args = blob[:0], args[:0]
+		q.bufs.Put(ab)
+	}
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "PGWTYPE") || strings.Contains(err.Error(), "WRONGTYPE") {
 			return fmt.Errorf("cannot admit %d entries: %w: %w", len(entries), ErrWrongType, err)
