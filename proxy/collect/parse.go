@@ -373,32 +373,44 @@ func (d *decoder) props(i int, e *Event, v *fastjson.Value) error {
 		return malformed(i, "props")
 	}
 	obj, _ := v.Object()
-	if obj.Len() > d.lim.MaxProps {
-		return invalid(ErrInvalidProps, i, "props")
+	props, err := d.fields(i, obj, d.lim.MaxProps, 0, &d.b.props)
+	if err != nil {
+		return err
 	}
-	start := len(d.b.props)
+	e.Props = props
+	return nil
+}
+
+// fields converts obj's members (at most max, each key valid and unique),
+// their values at level, appending them to *dst; it returns the appended
+// part. Values at level never append to *dst themselves (props hold items in
+// d.b.itemFields, items hold only scalars), so the part stays contiguous.
+func (d *decoder) fields(i int, obj *fastjson.Object, max, level int, dst *[]Field) ([]Field, error) {
+	if obj.Len() > max {
+		return nil, invalid(ErrInvalidProps, i, "props")
+	}
+	start := len(*dst)
 	var err error
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if err != nil {
 			return
 		}
-		if !validPropKey(key) || hasKey(d.b.props[start:], key) {
+		if !validPropKey(key) || hasKey((*dst)[start:], key) {
 			err = invalid(ErrInvalidProps, i, "props")
 			return
 		}
-		val, skip, verr := d.value(i, fv, 0)
+		val, skip, verr := d.value(i, fv, level)
 		if verr != nil || skip {
 			err = verr
 			return
 		}
-		d.b.props = append(d.b.props, Field{Key: d.copy(key), Value: val})
+		*dst = append(*dst, Field{Key: d.copy(key), Value: val})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	end := len(d.b.props)
-	e.Props = d.b.props[start:end:end]
-	return nil
+	end := len(*dst)
+	return (*dst)[start:end:end], nil
 }
 
 // value converts a prop value. level 0 is a prop's value, 1 an array
@@ -450,30 +462,11 @@ func (d *decoder) value(i int, v *fastjson.Value, level int) (val Value, skip bo
 			return Value{}, false, invalid(ErrInvalidProps, i, "props")
 		}
 		obj, _ := v.Object()
-		if obj.Len() > d.lim.MaxItemFields {
-			return Value{}, false, invalid(ErrInvalidProps, i, "props")
+		fields, ferr := d.fields(i, obj, d.lim.MaxItemFields, 2, &d.b.itemFields)
+		if ferr != nil {
+			return Value{}, false, ferr
 		}
-		start := len(d.b.itemFields)
-		obj.Visit(func(key []byte, fv *fastjson.Value) {
-			if err != nil {
-				return
-			}
-			if !validPropKey(key) || hasKey(d.b.itemFields[start:], key) {
-				err = invalid(ErrInvalidProps, i, "props")
-				return
-			}
-			fval, fskip, ferr := d.value(i, fv, 2)
-			if ferr != nil || fskip {
-				err = ferr
-				return
-			}
-			d.b.itemFields = append(d.b.itemFields, Field{Key: d.copy(key), Value: fval})
-		})
-		if err != nil {
-			return Value{}, false, err
-		}
-		end := len(d.b.itemFields)
-		return Value{Kind: KindObject, Fields: d.b.itemFields[start:end:end]}, false, nil
+		return Value{Kind: KindObject, Fields: fields}, false, nil
 	default:
 		return Value{}, false, malformed(i, "props")
 	}
