@@ -14,10 +14,6 @@ import (
 
 var errBadRecord = errors.New("malformed stream record")
 
-func recordLen(e *queue.Entry) int {
-	return 3*binary.MaxVarintLen32 + len(e.TenantID) + len(e.EventID) + len(e.EventName) + len(e.Payload)
-}
-
 func appendRecord(b []byte, e *queue.Entry) []byte {
 	return appendRecordParts(b, e.TenantID, e.EventID, e.EventName, e.Payload)
 }
