@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,12 +29,10 @@ func TestConsentDecidesDeliveries(t *testing.T) {
 	conn := pgConn(t)
 
 	sim := platformsim.New(platformsim.Options{MaxRecorded: 2000})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); simSrv.Close() })
 	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=200ms",
 	)
-	env = append(env, simulatorEnv(simSrv.URL)...)
+	env = append(env, serveSimulator(t, sim)...)
 	tok := seededDemo(t, env)
 	s := startServing(t, env)
 	status, ten := apiReq(t, s.api, "GET", "/api/v1/tenant", tok, nil)

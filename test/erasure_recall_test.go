@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,14 +30,12 @@ func TestErasureRecallsHeldEvent(t *testing.T) {
 	conn := pgConn(t)
 
 	sim := platformsim.New(platformsim.Options{MaxRecorded: 1000})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); simSrv.Close() })
 	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_TRUSTED_PROXIES_0=127.0.0.1/32",
 		// Long enough to see the event held and erase its visitor meanwhile.
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=5s",
 	)
-	env = append(env, simulatorEnv(simSrv.URL)...)
+	env = append(env, serveSimulator(t, sim)...)
 	tok := seededDemo(t, env)
 
 	a := startServing(t, env)

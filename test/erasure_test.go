@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"syscall"
@@ -201,8 +200,6 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	// (HTTP 400, permanent), so the visitor's events become dead letters.
 	sim := platformsim.New(platformsim.Options{MaxRecorded: 1000})
 	sim.Inject("meta", platformsim.Fault{Status: http.StatusBadRequest})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(func() { sim.Close(); simSrv.Close() })
 
 	env := append(scaledEnv(t, schema, prefix),
 		"PIXELGW_EDGE_TRUSTED_PROXIES_0=127.0.0.1/32",
@@ -211,7 +208,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		"PIXELGW_PLATFORMS_DISPATCH_BACKOFF_BASE=100ms",
 		"PIXELGW_PLATFORMS_DISPATCH_BACKOFF_MAX=500ms",
 	)
-	env = append(env, simulatorEnv(simSrv.URL)...)
+	env = append(env, serveSimulator(t, sim)...)
 	tok := seededDemo(t, env)
 
 	a := startServing(t, env) // delivers

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -52,15 +51,12 @@ func TestBrowserAndServerCopiesMeet(t *testing.T) {
 		platformsim.LinkedIn: "demo-linkedin-token-not-real", platformsim.TikTok: "demo-tiktok-token-not-real",
 		platformsim.X: "demo-x-pixel-token-not-real",
 	}})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(sim.Close)
 
 	env := append(scaledTestEnv(t),
 		// Long enough for both copies to meet on a loaded machine.
 		"PIXELGW_PLATFORMS_DISPATCH_MERGE_WINDOW=4s",
 	)
-	env = append(env, simulatorEnv(srv.URL)...)
+	env = append(env, serveSimulator(t, sim)...)
 	_, errOut, code := pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code, errOut)
 	_, errOut, code = pixelgw(t, env, "seed-demo")

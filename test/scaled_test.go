@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/jaraba/pixelgw/test/platformsim"
 )
 
 // scaledStores gives one test a fresh PostgreSQL schema and Redis key
@@ -91,6 +94,16 @@ func seededDemo(t *testing.T, env []string) string {
 	tok, errOut, code := pixelgw(t, env, "token", "-tenant", "demo", "-ttl", "10m")
 	require.Equal(t, 0, code, errOut)
 	return strings.TrimSpace(tok)
+}
+
+// serveSimulator serves sim on 127.0.0.1 for the test's life and returns
+// the pixelgw environment pointing the five adapters at it (simulatorEnv).
+// The simulator closes first, releasing requests it holds back.
+func serveSimulator(t *testing.T, sim *platformsim.Sim) []string {
+	t.Helper()
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	return simulatorEnv(srv.URL)
 }
 
 // simulatorEnv points the five adapters at a platformsim server under base
