@@ -20,6 +20,7 @@
 # (trust, db test) and Redis on 127.0.0.1:6379 (`make deps`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/loadtest/lib.sh
 
 EVENTS=${EVENTS:-50000}
 TENANTS=${TENANTS:-10}
@@ -42,13 +43,7 @@ cleanup() {
   set +e
   [ -z "$serve_pid" ] || { kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null; }
   psql "$PG_DSN" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1
-  local cursor=0
-  while :; do
-    cursor=$(redis-cli -h 127.0.0.1 -p 6379 eval "local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', 1000)
-      for _, k in ipairs(r[2]) do redis.call('DEL', k) end
-      return r[1]" 0 "$cursor" "$prefix:*")
-    [[ "$cursor" =~ ^[1-9][0-9]*$ ]] || break
-  done
+  delete_redis_prefix "$prefix"
   rm -rf "$work"
 }
 trap cleanup EXIT

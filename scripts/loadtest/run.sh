@@ -29,6 +29,7 @@
 # Redis on 127.0.0.1:6379: `make deps` starts them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/loadtest/lib.sh
 
 DURATION=${DURATION:-15}          # seconds per wrk run and for the open-loop run
 RATE=${RATE:-15000}               # open-loop beacons/s
@@ -63,15 +64,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   psql "$PG_DSN" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1
-  # SCAN + DEL inside Redis, 1,000 keys per call (dedup keys are raw bytes:
-  # they do not survive a shell pipe).
-  local cursor=0
-  while :; do
-    cursor=$(redis-cli -h 127.0.0.1 -p 6379 eval "local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', 1000)
-      for _, k in ipairs(r[2]) do redis.call('DEL', k) end
-      return r[1]" 0 "$cursor" "$prefix:*")
-    [[ "$cursor" =~ ^[1-9][0-9]*$ ]] || break
-  done
+  delete_redis_prefix "$prefix"
   rm -rf "$work"
 }
 trap cleanup EXIT
