@@ -32,7 +32,10 @@ import (
 //     every platform records its own outcomes. Drivers check the stored
 //     sources in the batch's one ledger statement (an index probe of
 //     delivery_outcome (tenant_id, event_id) per candidate: only events
-//     with a "merged" outcome are candidates);
+//     with a "merged" outcome are candidates). A batch cannot see another
+//     instance's uncommitted outcomes, nor outcomes written after it, so
+//     ReconcileDedup re-checks the recent merged outcomes not yet counted
+//     (every minute, DedupReconcileWindow back);
 //   - AppendConsent: per (tenant, hour) the visitors whose latest decision
 //     falls in that hour, and how many of them granted marketing. A new
 //     decision moves its visitor from the hour of their previous decision
@@ -205,7 +208,23 @@ type Stats interface {
 	// entries older than StatsLedgerRetention, counted back from now, and
 	// returns how many rows it deleted. Idempotent.
 	PurgeStats(ctx context.Context, now time.Time) (int64, error)
+	// ReconcileDedup counts the deduplicated events that the per-batch
+	// check could not see: the other side's outcome was committed by
+	// another instance while the merged outcome's batch was being written,
+	// or after it. Every "merged" outcome with a source created in
+	// [from, to) whose event is not in the ledger yet is checked again
+	// against the stored outcomes of its event, exactly like a batch's
+	// candidate; those that now show both sides count once, in the hour of
+	// the merged outcome. Idempotent, safe to run on every instance at
+	// once (the ledger admits each event once); returns how many it
+	// counted.
+	ReconcileDedup(ctx context.Context, from, to time.Time) (int64, error)
 }
+
+// DedupReconcileWindow is how far back ReconcileDedup looks each time the
+// instances run it (every minute): the sent copy's outcome of a merged event
+// is written when its delivery ends, retries included.
+const DedupReconcileWindow = 2 * time.Hour
 
 // DedupCandidate is an event a batch of outcomes may show to have been seen
 // from both sides. For drivers.

@@ -66,3 +66,38 @@ func TestMaintainerPurgesOldIPs(t *testing.T) {
 	require.NoError(t, m.Stop(ctx))
 	require.NoError(t, m.Stop(ctx), "idempotent")
 }
+
+// The reconciliation runs at start and every dedupEvery: an event whose
+// merged copy was written before the other side's outcome (no batch could
+// see both) is counted without anyone calling the store.
+func TestMaintainerReconcilesDedup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	_, err = st.Migrate(ctx)
+	require.NoError(t, err)
+	tn, err := st.CreateTenant(ctx, store.Tenant{ID: uuid.NewString(), Slug: "dedup", Name: "d"})
+	require.NoError(t, err)
+	at := time.Now().UTC().Add(-time.Minute)
+	for _, o := range []store.DeliveryOutcome{
+		{TenantID: tn.ID, EventID: "e", PixelUUID: "p", Platform: "meta", Status: "merged", Source: store.SourceServer, CreatedAt: at},
+		{TenantID: tn.ID, EventID: "e", PixelUUID: "p", Platform: "meta", Status: "delivered", Source: store.SourceClient, CreatedAt: at},
+	} {
+		require.NoError(t, st.AppendOutcomes(ctx, []store.DeliveryOutcome{o}))
+	}
+	dedup := func() int64 {
+		s, err := st.TenantStats(ctx, tn.ID, time.Now())
+		require.NoError(t, err)
+		return s.Deduplicated
+	}
+	require.Zero(t, dedup())
+
+	m := newMaintainer(st, nil, slog.New(slog.DiscardHandler))
+	m.every = time.Hour
+	m.dedupEvery = 10 * time.Millisecond
+	require.NoError(t, m.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, m.Stop(ctx)) })
+	require.Eventually(t, func() bool { return dedup() == 1 }, 10*time.Second, 10*time.Millisecond)
+}

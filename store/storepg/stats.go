@@ -99,21 +99,54 @@ func (m mergeLedger) queue(b *pgx.Batch) {
 	since := time.Unix(first, 0).UTC().Add(-store.StatsLedgerRetention)
 	b.Queue(`WITH cand AS (
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[]) AS c (tenant_id, event_id, hour, side)
-		), seen AS (
+		)`+countCandidates(5),
+		tids, events, hours, sides, since)
+}
+
+// countCandidates is the end of a statement that starts with a CTE "cand"
+// (tenant_id, event_id, hour, side) of dedup candidates: it adds to the
+// ledger those that count (side both, or another known source among the
+// event's stored outcomes created at or after the parameter $since), adds
+// them to the hourly rollup and answers how many it counted. Inserts are
+// ordered by key, as every writer's, so concurrent writers cannot deadlock.
+func countCandidates(since int) string {
+	return fmt.Sprintf(`, seen AS (
 			INSERT INTO stats_merge_seen (tenant_id, event_id, hour)
 			SELECT c.tenant_id, c.event_id, c.hour FROM cand c
 			WHERE c.side = 'both' OR EXISTS (
 				SELECT 1 FROM delivery_outcome d
-				WHERE d.tenant_id = c.tenant_id AND d.event_id = c.event_id AND d.created_at >= $5
+				WHERE d.tenant_id = c.tenant_id AND d.event_id = c.event_id AND d.created_at >= $%d
 					AND d.source <> '' AND d.source <> c.side)
 			ORDER BY c.tenant_id, c.event_id
 			ON CONFLICT DO NOTHING
 			RETURNING tenant_id, hour
+		), hourly AS (
+			INSERT INTO stats_merge_hourly AS t (tenant_id, hour, merged)
+			SELECT tenant_id, hour, count(*) FROM seen GROUP BY tenant_id, hour ORDER BY tenant_id, hour
+			ON CONFLICT (tenant_id, hour) DO UPDATE SET merged = t.merged + excluded.merged
 		)
-		INSERT INTO stats_merge_hourly AS t (tenant_id, hour, merged)
-		SELECT tenant_id, hour, count(*) FROM seen GROUP BY tenant_id, hour ORDER BY tenant_id, hour
-		ON CONFLICT (tenant_id, hour) DO UPDATE SET merged = t.merged + excluded.merged`,
-		tids, events, hours, sides, since)
+		SELECT count(*) FROM seen`, since)
+}
+
+// ReconcileDedup implements store.Stats: the merged outcomes of [from, to)
+// (partial index delivery_outcome_merged_idx, migration 004) not yet in the
+// ledger are counted like a batch's candidates, each event once, with the
+// side and hour of its earliest merged outcome.
+func (s *Store) ReconcileDedup(ctx context.Context, from, to time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `WITH cand AS (
+			SELECT DISTINCT ON (m.tenant_id, m.event_id) m.tenant_id, m.event_id,
+				date_trunc('hour', m.created_at, 'UTC') AS hour, m.source AS side
+			FROM delivery_outcome m
+			WHERE m.status = 'merged' AND m.created_at >= $1 AND m.created_at < $2 AND m.source <> ''
+				AND NOT EXISTS (SELECT 1 FROM stats_merge_seen l WHERE l.tenant_id = m.tenant_id AND l.event_id = m.event_id)
+			ORDER BY m.tenant_id, m.event_id, m.created_at
+		)`+countCandidates(3),
+		from.UTC(), to.UTC(), from.UTC().Add(-store.StatsLedgerRetention)).Scan(&n)
+	if err != nil {
+		return 0, wrap("reconcile dedup", err)
+	}
+	return n, nil
 }
 
 // sendStats runs the queued rollup statements in one round trip.

@@ -81,29 +81,32 @@ type dedupEntry struct {
 // of the event (this transaction's included) has another known source — an
 // index probe of delivery_outcome (tenant_id, event_id) per candidate; a
 // pair already in the ledger was counted before.
-func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]dedupEntry) error {
+// It returns how many pairs it counted.
+func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]dedupEntry) (int64, error) {
 	if len(seen) == 0 {
-		return nil
+		return 0, nil
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO stats_merge_seen (tenant_id, event_id, hour)
 		SELECT ?1, ?2, ?3 WHERE ?4 = 'both' OR EXISTS (
 			SELECT 1 FROM delivery_outcome WHERE tenant_id = ?1 AND event_id = ?2 AND source <> '' AND source <> ?4)
 		ON CONFLICT DO NOTHING`)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer stmt.Close()
 	agg := map[hourKey]int64{}
+	var counted int64
 	for k, e := range seen {
 		hour := e.hour
 		res, err := stmt.ExecContext(ctx, k.tenant, k.event, hour, e.side)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return err
+			return 0, err
 		} else if n > 0 {
 			agg[hourKey{k.tenant, hour}]++
+			counted++
 		}
 	}
 	keys := slices.SortedFunc(maps.Keys(agg), cmpHourKey)
@@ -111,7 +114,7 @@ func countMerges(ctx context.Context, tx *sql.Tx, seen map[seenKey]dedupEntry) e
 	for _, k := range keys {
 		rows = append(rows, []any{k.tenant, k.hour, agg[k]})
 	}
-	return upsertRows(ctx, tx, "stats_merge_hourly", []string{"tenant_id", "hour", "merged"}, "tenant_id, hour",
+	return counted, upsertRows(ctx, tx, "stats_merge_hourly", []string{"tenant_id", "hour", "merged"}, "tenant_id, hour",
 		"merged = merged + excluded.merged", rows)
 }
 
@@ -155,7 +158,8 @@ func rollupEvents(ctx context.Context, tx *sql.Tx, evs []store.AuditEvent, now t
 	if err != nil {
 		return err
 	}
-	return countMerges(ctx, tx, seen)
+	_, err = countMerges(ctx, tx, seen)
+	return err
 }
 
 // rollupOutcomes counts the batch's finished deliveries per tenant, pixel
@@ -204,7 +208,8 @@ func rollupOutcomes(ctx context.Context, tx *sql.Tx, outs []store.DeliveryOutcom
 	if err != nil {
 		return err
 	}
-	return countMerges(ctx, tx, seen)
+	_, err = countMerges(ctx, tx, seen)
+	return err
 }
 
 // rollupConsent reads the visitor's latest decision before r is appended
@@ -303,6 +308,47 @@ func (s *Store) tenantStats(ctx context.Context, tenantID string, now time.Time)
 		out.Pixels = append(out.Pixels, p)
 	}
 	return out, prows.Err()
+}
+
+// ReconcileDedup implements store.Stats: the merged outcomes of [from, to)
+// (partial index delivery_outcome_merged_idx, migration 004) whose event is
+// not in the ledger yet go through countMerges, each event once, with the
+// side and hour of its earliest merged outcome. One write transaction: the
+// embedded store has one writer, so nothing can commit in between.
+func (s *Store) ReconcileDedup(ctx context.Context, from, to time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// SQLite takes the bare columns of a min() aggregate from the row
+		// holding the minimum: the earliest merged outcome's source.
+		rows, err := tx.QueryContext(ctx, `SELECT m.tenant_id, m.event_id, min(m.created_at), m.source
+			FROM delivery_outcome m
+			WHERE m.status = 'merged' AND m.created_at >= ? AND m.created_at < ? AND m.source <> ''
+				AND NOT EXISTS (SELECT 1 FROM stats_merge_seen l WHERE l.tenant_id = m.tenant_id AND l.event_id = m.event_id)
+			GROUP BY m.tenant_id, m.event_id`, toMicros(from), toMicros(to))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		seen := map[seenKey]dedupEntry{}
+		for rows.Next() {
+			var k seenKey
+			var at int64
+			var side string
+			if err := rows.Scan(&k.tenant, &k.event, &at, &side); err != nil {
+				return err
+			}
+			seen[k] = dedupEntry{hourOf(fromMicros(at)), side}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n, err = countMerges(ctx, tx, seen)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot reconcile dedup: %w", err)
+	}
+	return n, nil
 }
 
 // PurgeStats deletes old rollup rows and ledger entries.

@@ -232,6 +232,87 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 				require.Equal(t, want, p.Light, p.Platform)
 			}
 		},
+		"ReconcileDedup": func(t *testing.T, s Store) {
+			// Outcomes written in an order no batch can judge: the merged
+			// copy first, the sent copy's outcome later (or by another
+			// instance at the same moment). Only the reconciliation counts
+			// them, once, in the merged outcome's hour.
+			ten, other := NewTenant(t, s), NewTenant(t, s)
+			now := time.Now().UTC()
+			at := now.Add(-30 * time.Minute)
+			o := func(tenant, event, status, source string, at time.Time) store.DeliveryOutcome {
+				return store.DeliveryOutcome{TenantID: tenant, EventID: event, PixelUUID: "p", Platform: "meta", Status: status, Source: source, CreatedAt: at}
+			}
+			late, sameSide, old, alone := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+			require.NoError(t, s.AppendOutcomes(ctx(t), []store.DeliveryOutcome{
+				o(ten.ID, late, "merged", store.SourceServer, at),
+				o(ten.ID, sameSide, "merged", store.SourceClient, at), // a same-side repeat
+				o(ten.ID, old, "merged", store.SourceServer, now.Add(-3*time.Hour)), // before the window
+				o(ten.ID, alone, "merged", store.SourceServer, at),                  // its other copy never finished
+			}))
+			require.NoError(t, s.AppendOutcomes(ctx(t), []store.DeliveryOutcome{
+				o(ten.ID, late, "delivered", store.SourceClient, at.Add(time.Second)),
+				o(ten.ID, sameSide, "delivered", store.SourceClient, at),
+				o(ten.ID, old, "delivered", store.SourceClient, now.Add(-3*time.Hour)),
+				// Another tenant's browser copy of the same id proves nothing.
+				o(other.ID, alone, "delivered", store.SourceClient, at),
+			}))
+			stats := func() int64 {
+				got, err := s.TenantStats(ctx(t), ten.ID, now)
+				require.NoError(t, err)
+				return got.Deduplicated
+			}
+			require.Zero(t, stats(), "no batch saw both sides")
+
+			n, err := s.ReconcileDedup(ctx(t), now.Add(-store.DedupReconcileWindow), now)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n, "late only")
+			require.Equal(t, int64(1), stats())
+			n, err = s.ReconcileDedup(ctx(t), now.Add(-store.DedupReconcileWindow), now)
+			require.NoError(t, err)
+			require.Zero(t, n, "idempotent")
+			require.Equal(t, int64(1), stats())
+
+			// Counted by a batch already: the reconciliation leaves it.
+			both := uuid.NewString()
+			require.NoError(t, s.AppendOutcomes(ctx(t), []store.DeliveryOutcome{
+				o(ten.ID, both, "delivered", store.SourceClient, at), o(ten.ID, both, "merged", store.SourceServer, at),
+			}))
+			require.Equal(t, int64(2), stats())
+			n, err = s.ReconcileDedup(ctx(t), now.Add(-store.DedupReconcileWindow), now)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			require.Equal(t, int64(2), stats())
+
+			// Concurrent reconciliations (every instance runs one) count an
+			// event once.
+			racy := make([]string, 20)
+			var outs []store.DeliveryOutcome
+			for i := range racy {
+				racy[i] = uuid.NewString()
+				outs = append(outs, o(ten.ID, racy[i], "merged", store.SourceClient, at))
+			}
+			require.NoError(t, s.AppendOutcomes(ctx(t), outs))
+			outs = outs[:0]
+			for _, id := range racy {
+				outs = append(outs, o(ten.ID, id, "delivered", store.SourceServer, at))
+			}
+			require.NoError(t, s.AppendOutcomes(ctx(t), outs))
+			var wg sync.WaitGroup
+			counts := make([]int64, 4)
+			errs := make([]error, 4)
+			for i := range counts {
+				wg.Go(func() { counts[i], errs[i] = s.ReconcileDedup(ctx(t), now.Add(-store.DedupReconcileWindow), now) })
+			}
+			wg.Wait()
+			var sum int64
+			for i := range counts {
+				require.NoError(t, errs[i])
+				sum += counts[i]
+			}
+			require.Equal(t, int64(len(racy)), sum)
+			require.Equal(t, int64(2+len(racy)), stats())
+		},
 		"ConcurrentWriters": func(t *testing.T, s Store) {
 			// Writers batching for the same tenants and hours, merging the
 			// same events and deciding for the same visitors at once: the

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS delivery_outcome_merged_idx;
