@@ -370,8 +370,9 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 	// analytics alone is queued only when the tenant allows analytics-only
 	// GA4 sends. The server legal basis never applies here: no valid
 	// cookie, nothing kept.
+	gpcOn := gpc(h)
 	st, admissible := consent.Queued(consent.State{
-		Analytics: c.Analytics, Marketing: c.Marketing, Functional: c.Functional, GPC: gpc(h), HasRecord: err == nil,
+		Analytics: c.Analytics, Marketing: c.Marketing, Functional: c.Functional, GPC: gpcOn, HasRecord: err == nil,
 	}, t.Policy)
 	if err != nil || !admissible {
 		e.m.consentBlocked.Add(float64(len(b.Events)))
@@ -413,7 +414,7 @@ func (e *Edge) serveCollect(ctx *fasthttp.RequestCtx, rt clientip.Route, t *tena
 		Marketing:  st.Marketing,
 		Functional: st.Functional,
 		Policy:     strs[idLen:pos],
-		GPC:        gpc(h),
+		GPC:        gpcOn,
 	}
 	if len(w.en.UserAgent) > 512 {
 		w.en.UserAgent = w.en.UserAgent[:512]
