@@ -18,10 +18,7 @@ import (
 
 func cmdMigrate(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("migrate", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
@@ -48,10 +45,7 @@ func cmdMigrate(ctx context.Context, args, env []string, stdout, stderr io.Write
 
 func cmdCheckConfig(args, env []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("check-config", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
@@ -72,10 +66,7 @@ func cmdToken(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	role := fs.String("role", "admin", "admin, viewer or operator")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime (at most api.jwt.max_ttl)")
 	kid := fs.String("kid", "", "HS256 key id to sign with (default: the first HS256 key)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
@@ -131,18 +122,11 @@ func findTenant(ctx context.Context, st store.Tenants, ref string) (store.Tenant
 
 func cmdRotateKey(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("rotate-key", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
-	kr, err := newKeyring(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := openChecked(ctx, cfg)
+	kr, st, err := openKeyed(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -165,18 +149,11 @@ const (
 
 func cmdSeedDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("seed-demo", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
-	kr, err := newKeyring(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := openChecked(ctx, cfg)
+	kr, st, err := openKeyed(ctx, cfg)
 	if err != nil {
 		return err
 	}

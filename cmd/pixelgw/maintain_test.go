@@ -17,13 +17,7 @@ import (
 func TestMaintainerPurgesOldIPs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
-	tn, err := st.CreateTenant(ctx, store.Tenant{ID: uuid.NewString(), Slug: "maint", Name: "m"})
-	require.NoError(t, err)
+	st, tn := maintStore(t)
 	now := time.Now().UTC()
 	old, recent := now.Add(-31*24*time.Hour), now.Add(-24*time.Hour)
 	require.NoError(t, st.AppendEvents(ctx, []store.AuditEvent{
@@ -73,13 +67,7 @@ func TestMaintainerPurgesOldIPs(t *testing.T) {
 func TestMaintainerReconcilesDedup(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
-	tn, err := st.CreateTenant(ctx, store.Tenant{ID: uuid.NewString(), Slug: "dedup", Name: "d"})
-	require.NoError(t, err)
+	st, tn := maintStore(t)
 	at := time.Now().UTC().Add(-time.Minute)
 	for _, o := range []store.DeliveryOutcome{
 		{TenantID: tn.ID, EventID: "e", PixelUUID: "p", Platform: "meta", Status: "merged", Source: store.SourceServer, CreatedAt: at},
@@ -100,4 +88,18 @@ func TestMaintainerReconcilesDedup(t *testing.T) {
 	require.NoError(t, m.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, m.Stop(ctx)) })
 	require.Eventually(t, func() bool { return dedup() == 1 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// maintStore is a migrated embedded store with one tenant.
+func maintStore(t *testing.T) (*storesqlite.Store, store.Tenant) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	_, err = st.Migrate(ctx)
+	require.NoError(t, err)
+	tn, err := st.CreateTenant(ctx, store.Tenant{ID: uuid.NewString(), Slug: "maint", Name: "m"})
+	require.NoError(t, err)
+	return st, tn
 }

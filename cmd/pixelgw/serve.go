@@ -30,10 +30,7 @@ type component struct {
 
 func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	fs, cfgPath := newFlags("serve", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath, env)
+	cfg, err := loadFlags(fs, cfgPath, args, env)
 	if err != nil {
 		return err
 	}
@@ -48,11 +45,7 @@ func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 // readiness turns 503 for shutdown.ready_delay, the listeners drain, the
 // delivery engine drains, the queue and the store close.
 func serve(ctx context.Context, cfg configs.Config, log *slog.Logger) error {
-	kr, err := newKeyring(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := openChecked(ctx, cfg)
+	kr, st, err := openKeyed(ctx, cfg)
 	if err != nil {
 		return err
 	}

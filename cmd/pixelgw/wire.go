@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,15 @@ const (
 type fullStore interface {
 	store.Store
 	store.Migrator
+}
+
+// loadFlags parses args into fs (from newFlags, with the command's own flags
+// added) and loads the configuration -config names.
+func loadFlags(fs *flag.FlagSet, cfgPath *string, args, env []string) (configs.Config, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return configs.Config{}, err
+	}
+	return loadConfig(*cfgPath, env)
 }
 
 // loadConfig loads and validates the configuration, filling in dev keys
@@ -147,6 +157,20 @@ func openStore(ctx context.Context, cfg configs.Config) (fullStore, error) {
 		}
 		return s, nil
 	}
+}
+
+// openKeyed opens the secrets keyring and the store (schema checked): what
+// every command that reads or writes secrets needs. Close the store.
+func openKeyed(ctx context.Context, cfg configs.Config) (*secret.Keyring, fullStore, error) {
+	kr, err := newKeyring(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openChecked(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kr, st, nil
 }
 
 // openChecked opens the store and refuses an outdated schema.
