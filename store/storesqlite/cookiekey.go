@@ -78,17 +78,7 @@ func (s *Store) AllCookieKeys(ctx context.Context) ([]store.CookieKey, error) {
 
 // RetireCookieKey marks one of the tenant's keys retired.
 func (s *Store) RetireCookieKey(ctx context.Context, tenantID, keyID string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE cookie_key SET active = 0 WHERE tenant_id = ? AND key_id = ?`, tenantID, keyID)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(res); err != nil {
-			return err
-		}
-		return bumpConfigVersion(ctx, tx)
-	})
-	if err != nil {
+	if err := s.configRow(ctx, `UPDATE cookie_key SET active = 0 WHERE tenant_id = ? AND key_id = ?`, tenantID, keyID); err != nil {
 		return fmt.Errorf("cannot retire cookie key %q: %w", keyID, err)
 	}
 	return nil

@@ -70,18 +70,7 @@ func (s *Store) AllDomains(ctx context.Context) ([]store.TenantDomain, error) {
 // SetDomainVerification sets the verification state of one of the tenant's
 // hostnames.
 func (s *Store) SetDomainVerification(ctx context.Context, tenantID, hostname, state string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tenant_domain SET verification = ? WHERE tenant_id = ? AND hostname = ?`,
-			state, tenantID, hostname)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(res); err != nil {
-			return err
-		}
-		return bumpConfigVersion(ctx, tx)
-	})
-	if err != nil {
+	if err := s.configRow(ctx, `UPDATE tenant_domain SET verification = ? WHERE tenant_id = ? AND hostname = ?`, state, tenantID, hostname); err != nil {
 		return fmt.Errorf("cannot set verification of domain %q: %w", hostname, err)
 	}
 	return nil
@@ -89,8 +78,19 @@ func (s *Store) SetDomainVerification(ctx context.Context, tenantID, hostname, s
 
 // DeleteDomain removes one of the tenant's hostnames.
 func (s *Store) DeleteDomain(ctx context.Context, tenantID, hostname string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM tenant_domain WHERE tenant_id = ? AND hostname = ?`, tenantID, hostname)
+	if err := s.configRow(ctx, `DELETE FROM tenant_domain WHERE tenant_id = ? AND hostname = ?`, tenantID, hostname); err != nil {
+		return fmt.Errorf("cannot delete domain %q: %w", hostname, err)
+	}
+	return nil
+}
+
+// oneRow returns ErrNotFound unless res touched a row.
+// configRow runs a configuration write that must change exactly one row
+// (store.ErrNotFound when none) and bumps the config version with it, in one
+// transaction.
+func (s *Store) configRow(ctx context.Context, query string, args ...any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -99,13 +99,8 @@ func (s *Store) DeleteDomain(ctx context.Context, tenantID, hostname string) err
 		}
 		return bumpConfigVersion(ctx, tx)
 	})
-	if err != nil {
-		return fmt.Errorf("cannot delete domain %q: %w", hostname, err)
-	}
-	return nil
 }
 
-// oneRow returns ErrNotFound unless res touched a row.
 func oneRow(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {

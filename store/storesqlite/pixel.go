@@ -205,17 +205,7 @@ func (s *Store) UpdatePixel(ctx context.Context, tenantID, uuid string, u store.
 
 // DeletePixel removes one of the tenant's pixels.
 func (s *Store) DeletePixel(ctx context.Context, tenantID, uuid string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM tracking_pixel WHERE tenant_id = ? AND uuid = ?`, tenantID, uuid)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(res); err != nil {
-			return err
-		}
-		return bumpConfigVersion(ctx, tx)
-	})
-	if err != nil {
+	if err := s.configRow(ctx, `DELETE FROM tracking_pixel WHERE tenant_id = ? AND uuid = ?`, tenantID, uuid); err != nil {
 		return fmt.Errorf("cannot delete pixel %q: %w", uuid, err)
 	}
 	return nil

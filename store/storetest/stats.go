@@ -246,7 +246,7 @@ func exerciseStats(t *testing.T, open func(t *testing.T) Store) {
 			late, sameSide, old, alone := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
 			require.NoError(t, s.AppendOutcomes(ctx(t), []store.DeliveryOutcome{
 				o(ten.ID, late, "merged", store.SourceServer, at),
-				o(ten.ID, sameSide, "merged", store.SourceClient, at), // a same-side repeat
+				o(ten.ID, sameSide, "merged", store.SourceClient, at),               // a same-side repeat
 				o(ten.ID, old, "merged", store.SourceServer, now.Add(-3*time.Hour)), // before the window
 				o(ten.ID, alone, "merged", store.SourceServer, at),                  // its other copy never finished
 			}))
