@@ -13,15 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/jaraba/pixelgw/internal/sqlitefile"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -40,22 +38,10 @@ type Store struct {
 // and checks it is reachable. It does not migrate: call Migrate, or
 // CheckSchema to refuse an outdated schema.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("cannot open sqlite database %q: want a file path without '?' or '#'", path)
-	}
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create sqlite directory: %w", err)
-		}
-	}
-	// Create the file ourselves so it is not world-readable: it holds sealed
-	// secrets and visitor data.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cannot create sqlite database: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("cannot create sqlite database: %w", err)
+	// Created here so it is not world-readable: it holds sealed secrets and
+	// visitor data.
+	if err := sqlitefile.Create(path, "sqlite database"); err != nil {
+		return nil, err
 	}
 
 	// WAL lets readers run beside the writer; synchronous=NORMAL is durable
@@ -67,10 +53,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open sqlite database: %w", err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	sqlitefile.OneConnection(w)
 
 	r, err := sql.Open("sqlite", path+params+"&_pragma=query_only(1)")
 	if err != nil {

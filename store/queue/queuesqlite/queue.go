@@ -31,16 +31,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/jaraba/pixelgw/internal/periodic"
+	"github.com/jaraba/pixelgw/internal/sqlitefile"
 	"github.com/jaraba/pixelgw/store/queue"
 )
 
@@ -97,20 +95,8 @@ type Queue struct {
 // Open opens (creating it, mode 0600, with its schema) the queue database at
 // path. It must be a file of its own, not the store's database.
 func Open(ctx context.Context, path string, opts Options) (*Queue, error) {
-	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("cannot open queue database %q: want a file path without '?' or '#'", path)
-	}
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create queue database directory: %w", err)
-		}
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cannot create queue database: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("cannot create queue database: %w", err)
+	if err := sqlitefile.Create(path, "queue database"); err != nil {
+		return nil, err
 	}
 	// A 32 MB page cache keeps the random-keyed dedup index mostly in memory.
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32000)&_txlock=immediate",
@@ -119,10 +105,7 @@ func Open(ctx context.Context, path string, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open queue database: %w", err)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
+	sqlitefile.OneConnection(db)
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("cannot create queue schema: %w", err)
