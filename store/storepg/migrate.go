@@ -4,78 +4,20 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jaraba/pixelgw/internal/sqlmigrate"
 	"github.com/jaraba/pixelgw/store"
 )
 
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	up      string
-	down    string
-}
-
 // migrations reads the embedded files, sorted by version.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migration")
-	if err != nil {
-		return nil, fmt.Errorf("cannot read embedded migrations: %w", err)
-	}
-	byVersion := map[int]*migration{}
-	for _, e := range entries {
-		name := e.Name()
-		var dir string
-		switch {
-		case strings.HasSuffix(name, ".up.sql"):
-			dir = "up"
-		case strings.HasSuffix(name, ".down.sql"):
-			dir = "down"
-		default:
-			continue
-		}
-		num, rest, ok := strings.Cut(name, "_")
-		if !ok {
-			return nil, fmt.Errorf("cannot parse migration file name %q", name)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("cannot parse migration version of %q", name)
-		}
-		body, err := fs.ReadFile(migrationFS, "migration/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read migration %q: %w", name, err)
-		}
-		m := byVersion[v]
-		if m == nil {
-			m = &migration{version: v, name: strings.TrimSuffix(strings.TrimSuffix(rest, ".up.sql"), ".down.sql")}
-			byVersion[v] = m
-		}
-		if dir == "up" {
-			m.up = string(body)
-		} else {
-			m.down = string(body)
-		}
-	}
-	out := make([]migration, 0, len(byVersion))
-	for _, m := range byVersion {
-		if m.up == "" {
-			return nil, fmt.Errorf("migration %03d has no up file", m.version)
-		}
-		out = append(out, *m)
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	return out, nil
-}
+func migrations() ([]sqlmigrate.Step, error) { return sqlmigrate.Parse(migrationFS, "migration") }
 
 // lockSQL serializes schema changes per schema across every instance, for
 // the length of the transaction.
@@ -107,16 +49,16 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 			return err
 		}
 		for _, m := range ms {
-			if done[m.version] {
+			if done[m.Version] {
 				continue
 			}
-			if _, err := tx.Exec(ctx, m.up); err != nil {
-				return fmt.Errorf("cannot apply migration %03d_%s: %w", m.version, m.name, err)
+			if _, err := tx.Exec(ctx, m.Up); err != nil {
+				return fmt.Errorf("cannot apply migration %03d_%s: %w", m.Version, m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-				return fmt.Errorf("cannot record migration %03d: %w", m.version, err)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return fmt.Errorf("cannot record migration %03d: %w", m.Version, err)
 			}
-			applied = append(applied, m.version)
+			applied = append(applied, m.Version)
 		}
 		return nil
 	})
@@ -147,19 +89,19 @@ func (s *Store) MigrateDown(ctx context.Context, target int) ([]int, error) {
 			return err
 		}
 		for _, m := range slices.Backward(ms) {
-			if m.version <= target || !done[m.version] {
+			if m.Version <= target || !done[m.Version] {
 				continue
 			}
-			if m.down == "" {
-				return fmt.Errorf("migration %03d has no down file", m.version)
+			if m.Down == "" {
+				return fmt.Errorf("migration %03d has no down file", m.Version)
 			}
-			if _, err := tx.Exec(ctx, m.down); err != nil {
-				return fmt.Errorf("cannot revert migration %03d_%s: %w", m.version, m.name, err)
+			if _, err := tx.Exec(ctx, m.Down); err != nil {
+				return fmt.Errorf("cannot revert migration %03d_%s: %w", m.Version, m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM schema_migrations WHERE version = $1`, m.version); err != nil {
-				return fmt.Errorf("cannot unrecord migration %03d: %w", m.version, err)
+			if _, err := tx.Exec(ctx, `DELETE FROM schema_migrations WHERE version = $1`, m.Version); err != nil {
+				return fmt.Errorf("cannot unrecord migration %03d: %w", m.Version, err)
 			}
-			reverted = append(reverted, m.version)
+			reverted = append(reverted, m.Version)
 		}
 		return nil
 	})
@@ -193,7 +135,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int, err err
 		return 0, 0, err
 	}
 	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+		latest = ms[len(ms)-1].Version
 	}
 	done, err := s.readApplied(ctx)
 	if err != nil {
@@ -218,8 +160,8 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	var pending []string
 	for _, m := range ms {
-		if !done[m.version] {
-			pending = append(pending, fmt.Sprintf("%03d_%s", m.version, m.name))
+		if !done[m.Version] {
+			pending = append(pending, fmt.Sprintf("%03d_%s", m.Version, m.Name))
 		}
 	}
 	if len(pending) > 0 {

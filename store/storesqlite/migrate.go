@@ -5,11 +5,8 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/jaraba/pixelgw/internal/sqlmigrate"
 	"github.com/jaraba/pixelgw/store"
 )
 
@@ -18,46 +15,8 @@ import (
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	up      string
-}
-
-// migrations parses the embedded NNN_name.up.sql files, in order.
-func migrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migration/*.up.sql")
-	if err != nil {
-		return nil, fmt.Errorf("cannot list migrations: %w", err)
-	}
-	out := make([]migration, 0, len(files))
-	for _, f := range files {
-		base := strings.TrimSuffix(strings.TrimPrefix(f, "migration/"), ".up.sql")
-		num, name, ok := strings.Cut(base, "_")
-		if !ok {
-			return nil, fmt.Errorf("cannot parse migration file name %q", f)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("cannot parse migration number of %q", f)
-		}
-		body, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read migration %q: %w", f, err)
-		}
-		out = append(out, migration{version: v, name: name, up: string(body)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
-	// Numbers must be unique; a gap is allowed (parallel branches take
-	// numbers ahead of each other), and Migrate and CheckSchema look at
-	// each version, not at the highest one only.
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("cannot order migrations: two migrations numbered %03d", out[i].version)
-		}
-	}
-	return out, nil
-}
+// migrations reads the embedded files, sorted by version.
+func migrations() ([]sqlmigrate.Step, error) { return sqlmigrate.Parse(migrationFS, "migration") }
 
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -81,25 +40,25 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 				return err
 			}
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				done = true
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.up); err != nil {
+			if _, err := tx.ExecContext(ctx, m.Up); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, toMicros(s.stamp(s.now())))
+				m.Version, m.Name, toMicros(s.stamp(s.now())))
 			return err
 		})
 		if err != nil {
-			return applied, fmt.Errorf("cannot apply migration %03d_%s: %w", m.version, m.name, err)
+			return applied, fmt.Errorf("cannot apply migration %03d_%s: %w", m.Version, m.Name, err)
 		}
 		if !done {
-			applied = append(applied, m.version)
+			applied = append(applied, m.Version)
 		}
 	}
 	return applied, nil
@@ -112,7 +71,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, latest int, err err
 		return 0, 0, err
 	}
 	if len(all) > 0 {
-		latest = all[len(all)-1].version
+		latest = all[len(all)-1].Version
 	}
 	var exists int
 	err = s.r.QueryRowContext(ctx,
@@ -163,7 +122,7 @@ func (s *Store) missingMigrations(ctx context.Context) (int, error) {
 	missing := 0
 	for _, m := range all {
 		var n int
-		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n)
 		if err != nil {
 			return 0, fmt.Errorf("cannot read schema version: %w", err)
 		}
