@@ -29,15 +29,11 @@ const createMigrationsSQL = `CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )`
 
-// Migrate applies every pending migration in one transaction and returns
-// the versions applied (none if the schema is current).
-func (s *Store) Migrate(ctx context.Context) ([]int, error) {
-	ms, err := migrations()
-	if err != nil {
-		return nil, err
-	}
-	var applied []int
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+// inMigrationTx runs fn in one transaction holding the schema's migration
+// lock (every instance serializes here), with schema_migrations created and
+// the versions already applied read.
+func (s *Store) inMigrationTx(ctx context.Context, fn func(tx pgx.Tx, done map[int]bool) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockSQL); err != nil {
 			return fmt.Errorf("cannot lock migrations: %w", err)
 		}
@@ -48,6 +44,19 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 		if err != nil {
 			return err
 		}
+		return fn(tx, done)
+	})
+}
+
+// Migrate applies every pending migration in one transaction and returns
+// the versions applied (none if the schema is current).
+func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []int
+	err = s.inMigrationTx(ctx, func(tx pgx.Tx, done map[int]bool) error {
 		for _, m := range ms {
 			if done[m.Version] {
 				continue
@@ -77,17 +86,7 @@ func (s *Store) MigrateDown(ctx context.Context, target int) ([]int, error) {
 		return nil, err
 	}
 	var reverted []int
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockSQL); err != nil {
-			return fmt.Errorf("cannot lock migrations: %w", err)
-		}
-		if _, err := tx.Exec(ctx, createMigrationsSQL); err != nil {
-			return fmt.Errorf("cannot create schema_migrations: %w", err)
-		}
-		done, err := appliedVersions(ctx, tx)
-		if err != nil {
-			return err
-		}
+	err = s.inMigrationTx(ctx, func(tx pgx.Tx, done map[int]bool) error {
 		for _, m := range slices.Backward(ms) {
 			if m.Version <= target || !done[m.Version] {
 				continue
