@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/jaraba/pixelgw/internal/syncbuf"
 	"github.com/jaraba/pixelgw/store"
 	"github.com/jaraba/pixelgw/store/secret"
 	"github.com/jaraba/pixelgw/store/storesqlite"
@@ -62,23 +63,8 @@ func testRSA(t *testing.T) (*rsa.PrivateKey, string) {
 	return rsaKey, rsaPubPEM
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a concurrency-safe output sink.
+type syncBuffer = syncbuf.Buffer
 
 type env struct {
 	t       *testing.T

@@ -16,11 +16,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/jaraba/pixelgw/internal/syncbuf"
 )
 
 // binary is the pixelgw binary built once by TestMain.
@@ -66,23 +67,8 @@ func newMasterKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// syncBuffer collects a process's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a concurrency-safe output sink.
+type syncBuffer = syncbuf.Buffer
 
 // pixelgw runs one subcommand to completion.
 func pixelgw(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {

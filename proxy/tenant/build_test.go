@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/admin"
+	"github.com/jaraba/pixelgw/internal/syncbuf"
 	"github.com/jaraba/pixelgw/proxy/tenant"
 	"github.com/jaraba/pixelgw/store"
 	"github.com/jaraba/pixelgw/store/secret"
@@ -261,22 +261,8 @@ func (f *flakySource) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	return f.Store.ListTenants(ctx)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a concurrency-safe output sink.
+type syncBuffer = syncbuf.Buffer
 
 func TestReloaderPicksUpChangesAndSurvivesFailures(t *testing.T) {
 	t.Parallel()
