@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jaraba/pixelgw/platforms"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,4 +42,63 @@ func TestRetryAfter(t *testing.T) {
 	require.Equal(t, 90*time.Second, RetryAfter(h, now))
 	h.Set("Retry-After", "soon")
 	require.Zero(t, RetryAfter(h, now))
+}
+
+func TestEncodeRemap(t *testing.T) {
+	t.Parallel()
+	bad := errors.New("cannot encode")
+	events := []*platforms.Event{{EventID: "a"}, {EventID: "bad"}, {EventID: "c"}}
+	enc := func(e *platforms.Event) (string, error) {
+		if e.EventID == "bad" {
+			return "", bad
+		}
+		return e.EventID, nil
+	}
+	items, sent, err := Encode(events, enc)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "c"}, items)
+
+	var be *platforms.BatchError
+	require.ErrorAs(t, sent.Remap(nil), &be)
+	require.Equal(t, map[int]error{1: bad}, be.Errs)
+
+	refused := errors.New("refused")
+	require.ErrorAs(t, sent.Remap(refused), &be)
+	require.Equal(t, map[int]error{0: refused, 1: bad, 2: refused}, be.Errs)
+
+	require.ErrorAs(t, sent.Remap(&platforms.BatchError{Errs: map[int]error{1: refused}}), &be)
+	require.Equal(t, map[int]error{1: bad, 2: refused}, be.Errs, "item 1 is event 2")
+
+	_, all, err := Encode(events[:1], enc)
+	require.NoError(t, err)
+	require.Same(t, refused, all.Remap(refused), "nothing left out: the result as it is")
+
+	_, _, err = Encode(events[1:2], enc)
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, map[int]error{0: bad}, be.Errs)
+}
+
+func TestStatusError(t *testing.T) {
+	t.Parallel()
+	f := func(st int, want string, retry, auth bool) {
+		t.Helper()
+		err := StatusError("p", st, ": why", time.Second)
+		require.Equal(t, want, errors.Unwrap(err).Error())
+		var re *platforms.RetryableError
+		var pe *platforms.PermanentError
+		if retry {
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, time.Second, re.RetryAfter)
+			return
+		}
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, auth, pe.Auth)
+	}
+	f(401, "p: HTTP 401: why", false, true)
+	f(403, "p: HTTP 403: why", false, true)
+	f(408, "p: HTTP 408: why", true, false)
+	f(429, "p: HTTP 429: why", true, false)
+	f(503, "p: HTTP 503: why", true, false)
+	f(302, "p: HTTP 302: unexpected redirect (not followed)", false, false)
+	f(400, "p: HTTP 400: why", false, false)
 }
