@@ -44,6 +44,33 @@ func TestRetryAfter(t *testing.T) {
 	require.Zero(t, RetryAfter(h, now))
 }
 
+func TestRetryAfterRounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 400_000_000, time.UTC)
+	h := http.Header{}
+	require.Zero(t, RetryAfterRounded(h, now))
+	h.Set("Retry-After", "0")
+	require.Zero(t, RetryAfterRounded(h, now))
+	h.Set("Retry-After", " 7 ")
+	require.Equal(t, 7*time.Second, RetryAfterRounded(h, now))
+	h.Set("Retry-After", "999999")
+	require.Equal(t, 24*time.Hour, RetryAfterRounded(h, now))
+	at := now.Truncate(time.Second).Add(48 * time.Hour)
+	h.Set("Retry-After", at.Format(http.TimeFormat))
+	require.Equal(t, 48*time.Hour, RetryAfterRounded(h, now), "a date: rounded to the second, not capped")
+	require.Equal(t, 24*time.Hour, RetryAfter(h, now), "RetryAfter caps a date")
+	h.Set("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat))
+	require.Zero(t, RetryAfterRounded(h, now))
+}
+
+func TestEventTime(t *testing.T) {
+	t.Parallel()
+	recv := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	require.Equal(t, recv.Add(-time.Minute), EventTime(&platforms.Event{Time: recv.Add(-time.Minute), Received: recv}))
+	require.Equal(t, recv, EventTime(&platforms.Event{Time: recv.Add(time.Minute), Received: recv}), "a fast browser clock")
+	require.Equal(t, recv.Add(time.Minute), EventTime(&platforms.Event{Time: recv.Add(time.Minute)}), "no receive time")
+}
+
 func TestEncodeRemap(t *testing.T) {
 	t.Parallel()
 	bad := errors.New("cannot encode")
