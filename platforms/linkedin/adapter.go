@@ -86,10 +86,7 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	elems, sent, err := adapt.Encode(events, func(e *platforms.Event) (elementJSON, error) { return element(p, e) })
+	elems, sent, err := adapt.Encode("linkedin", MaxBatch, events, func(e *platforms.Event) (elementJSON, error) { return element(p, e) })
 	if err != nil {
 		return platforms.Response{}, err
 	}

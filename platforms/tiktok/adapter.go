@@ -132,10 +132,7 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	data, sent, err := adapt.Encode(events, func(e *platforms.Event) (eventJSON, error) { return eventJSONFor(p, e) })
+	data, sent, err := adapt.Encode("tiktok", MaxBatch, events, func(e *platforms.Event) (eventJSON, error) { return eventJSONFor(p, e) })
 	if err != nil {
 		return platforms.Response{}, err
 	}

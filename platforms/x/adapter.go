@@ -91,10 +91,7 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	conversions, sent, err := adapt.Encode(events, func(e *platforms.Event) (conversionJSON, error) { return conversion(p, e) })
+	conversions, sent, err := adapt.Encode("x", MaxBatch, events, func(e *platforms.Event) (conversionJSON, error) { return conversion(p, e) })
 	if err != nil {
 		return platforms.Response{}, err
 	}

@@ -81,7 +81,7 @@ func TestEncodeRemap(t *testing.T) {
 		}
 		return e.EventID, nil
 	}
-	items, sent, err := Encode(events, enc)
+	items, sent, err := Encode("p", 3, events, enc)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "c"}, items)
 
@@ -96,13 +96,18 @@ func TestEncodeRemap(t *testing.T) {
 	require.ErrorAs(t, sent.Remap(&platforms.BatchError{Errs: map[int]error{1: refused}}), &be)
 	require.Equal(t, map[int]error{1: bad, 2: refused}, be.Errs, "item 1 is event 2")
 
-	_, all, err := Encode(events[:1], enc)
+	_, all, err := Encode("p", 3, events[:1], enc)
 	require.NoError(t, err)
 	require.Same(t, refused, all.Remap(refused), "nothing left out: the result as it is")
 
-	_, _, err = Encode(events[1:2], enc)
+	_, _, err = Encode("p", 3, events[1:2], enc)
 	require.ErrorAs(t, err, &be)
 	require.Equal(t, map[int]error{0: bad}, be.Errs)
+
+	_, _, err = Encode("p", 2, events, enc)
+	var pe *platforms.PermanentError
+	require.ErrorAs(t, err, &pe)
+	require.EqualError(t, pe.Err, "p: 3 events in one request, at most 2")
 }
 
 func TestStatusError(t *testing.T) {

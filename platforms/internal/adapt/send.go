@@ -20,10 +20,14 @@ type Sent struct {
 	failed map[int]error
 }
 
-// Encode maps each event with f; an event f fails is left out and
-// reported by Sent.Remap. When every event fails, err is the
+// Encode maps each event of a request of at most max events with f; more
+// events is a permanent error naming the platform. An event f fails is
+// left out and reported by Sent.Remap. When every event fails, err is the
 // *platforms.BatchError of them all and nothing is to be sent.
-func Encode[T any](events []*platforms.Event, f func(*platforms.Event) (T, error)) (items []T, s Sent, err error) {
+func Encode[T any](name string, max int, events []*platforms.Event, f func(*platforms.Event) (T, error)) (items []T, s Sent, err error) {
+	if len(events) > max {
+		return nil, Sent{}, Permanent(fmt.Errorf("%s: %d events in one request, at most %d", name, len(events), max))
+	}
 	s = Sent{idx: make([]int, 0, len(events)), failed: map[int]error{}}
 	for i, e := range events {
 		it, err := f(e)
