@@ -106,7 +106,7 @@ func TestEmbeddedMode(t *testing.T) {
 
 	out, errOut, code := pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "applied migrations [1 2 3]")
+	require.Contains(t, out, "applied migrations [1 2 3 4]")
 	out, _, code = pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "schema is up to date")
@@ -131,7 +131,7 @@ func TestScaledModeOnPostgres(t *testing.T) {
 
 	out, errOut, code := pixelgw(t, env, "migrate")
 	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "applied migrations [1 2 3]")
+	require.Contains(t, out, "applied migrations [1 2 3 4]")
 	exercise(t, env)
 }
 

@@ -174,15 +174,6 @@ func permanent(format string, args ...any) error {
 	return &platforms.PermanentError{Err: fmt.Errorf(format, args...)}
 }
 
-// eventTime is the page's clock, but never later than the gateway's
-// receive time.
-func eventTime(e *platforms.Event) time.Time {
-	if !e.Received.IsZero() && e.Time.After(e.Received) {
-		return e.Received
-	}
-	return e.Time
-}
-
 // Check validates one event for this pixel: analytics consent (else
 // ErrSkip), the mapping (unmapped: ErrSkip), a valid non-reserved name and
 // the 72-hour window (minus AgeMargin). Failures are
@@ -200,7 +191,7 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 	if !ValidName(name) {
 		return permanent("google: %q is not a valid GA4 event name (reserved or malformed)", name)
 	}
-	t := eventTime(e)
+	t := adapt.EventTime(e)
 	if t.IsZero() || now.Sub(t) > MaxAge-AgeMargin {
 		return permanent("google: event older than 72 hours")
 	}
@@ -544,7 +535,7 @@ func (a *Adapter) groups(p *platforms.Pixel, events []*platforms.Event) []*group
 		k := key{ClientID(e), e.Consent.Marketing}
 		g := byKey[k]
 		if g == nil {
-			g = &group{req: mpRequest{ClientID: k.client, TimestampMicros: eventTime(e).UnixMicro(),
+			g = &group{req: mpRequest{ClientID: k.client, TimestampMicros: adapt.EventTime(e).UnixMicro(),
 				Consent: mpConsent{AdUserData: "DENIED", AdPersonalization: "DENIED"}}}
 			if k.marketing {
 				g.req.Consent = mpConsent{AdUserData: "GRANTED", AdPersonalization: "GRANTED"}
@@ -560,7 +551,7 @@ func (a *Adapter) groups(p *platforms.Pixel, events []*platforms.Event) []*group
 		}
 		name, _ := p.Mapped(e.Name, StandardEvent(e.Name))
 		g.idx = append(g.idx, i)
-		g.req.Events = append(g.req.Events, mpEvent{Name: name, Params: params(e), TimestampMicros: eventTime(e).UnixMicro()})
+		g.req.Events = append(g.req.Events, mpEvent{Name: name, Params: params(e), TimestampMicros: adapt.EventTime(e).UnixMicro()})
 	}
 	return order
 }
@@ -601,7 +592,7 @@ func classify(status int, h http.Header) error {
 	case status >= 200 && status < 300:
 		return nil
 	case status == http.StatusTooManyRequests || status >= 500:
-		return &platforms.RetryableError{Err: fmt.Errorf("google: HTTP %d", status), RetryAfter: parseRetryAfter(h.Get("Retry-After"), time.Now())}
+		return &platforms.RetryableError{Err: fmt.Errorf("google: HTTP %d", status), RetryAfter: adapt.RetryAfterRounded(h, time.Now())}
 	case status >= 300 && status < 400:
 		return permanent("google: HTTP %d redirect refused (check platforms.google.base_url)", status)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -770,23 +761,4 @@ func (a *Adapter) validate(ctx context.Context, p *platforms.Pixel, events []*pl
 		msgs = append(msgs, *v.Messages...)
 	}
 	return msgs, nil
-}
-
-// parseRetryAfter reads delta-seconds or an HTTP date; 0 when absent or
-// unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, 86400)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now).Round(time.Second)
-	}
-	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 )
 
 // Health lights (store.Pixel.Status) that health sampling reports.
@@ -146,7 +147,7 @@ func (s *Sampler) Sweep(ctx context.Context) []Health {
 	for id, e := range s.pixels {
 		var evs []*platforms.Event
 		for _, ev := range e.events {
-			if now.Sub(eventTime(ev)) < MaxAge-AgeMargin {
+			if now.Sub(adapt.EventTime(ev)) < MaxAge-AgeMargin {
 				evs = append(evs, ev)
 			}
 		}

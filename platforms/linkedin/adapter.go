@@ -86,53 +86,25 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	elems := make([]elementJSON, 0, len(events))
-	sent := make([]int, 0, len(events)) // sent[i] = index in events of elems[i]
-	failed := map[int]error{}
-	for i, e := range events {
-		el, err := element(p, e)
-		if err != nil {
-			failed[i] = err
-			continue
-		}
-		elems = append(elems, el)
-		sent = append(sent, i)
-	}
-	if len(elems) == 0 {
-		return platforms.Response{}, &platforms.BatchError{Errs: failed}
-	}
-	body, err := json.Marshal(batchJSON{Elements: elems})
+	elems, sent, err := adapt.Encode("linkedin", MaxBatch, events, func(e *platforms.Event) (elementJSON, error) { return element(p, e) })
 	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: cannot encode the batch: %w", err))
+		return platforms.Response{}, err
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(), bytes.NewReader(body))
+	out, resp, raw, err := adapt.Post{
+		Name: "linkedin", Client: a.client, Timeout: a.cfg.Timeout, URL: a.cfg.endpoint(),
+		Body: batchJSON{Elements: elems},
+		Header: func(req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("LinkedIn-Version", a.cfg.Version)
+			req.Header.Set("X-Restli-Protocol-Version", "2.0.0")
+			req.Header.Set("X-RestLi-Method", "BATCH_CREATE")
+			return nil
+		},
+	}.Do(ctx, red)
 	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("linkedin: cannot build the request: %w", err))
+		return out, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("LinkedIn-Version", a.cfg.Version)
-	req.Header.Set("X-Restli-Protocol-Version", "2.0.0")
-	req.Header.Set("X-RestLi-Method", "BATCH_CREATE")
-
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return platforms.Response{}, adapt.Retryable(fmt.Errorf("linkedin: cannot send the request: %w", err), 0)
-	}
-	raw, rerr := adapt.ReadBody(resp.Body)
-	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
-	if rerr != nil {
-		return out, adapt.Retryable(fmt.Errorf("linkedin: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
-	}
-	err = a.classify(resp, raw, red, len(elems))
-	return out, remap(err, sent, failed)
+	return out, sent.Remap(a.classify(resp, raw, red, len(elems)))
 }
 
 // classify decides from the HTTP status and LinkedIn's error body. n is
@@ -145,18 +117,12 @@ func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor, 
 		return batchStatuses(raw, red, n)
 	case st >= 200 && st < 300:
 		return nil
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return adapt.AuthError(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
 	case st == http.StatusUpgradeRequired:
 		return adapt.Permanent(fmt.Errorf("linkedin: HTTP 426: LinkedIn-Version %s is retired; set platforms.linkedin.version to a current YYYYMM%s", a.cfg.Version, errorDetail(raw, red)))
 	case st == http.StatusUnprocessableEntity:
 		return unprocessable(raw, red, n)
-	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		return adapt.Retryable(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)), adapt.RetryAfter(resp.Header, a.now()))
-	case st >= 300 && st < 400:
-		return adapt.Permanent(fmt.Errorf("linkedin: HTTP %d: unexpected redirect (not followed)", st))
 	default:
-		return adapt.Permanent(fmt.Errorf("linkedin: HTTP %d%s", st, errorDetail(raw, red)))
+		return adapt.StatusError("linkedin", st, errorDetail(raw, red), adapt.RetryAfter(resp.Header, a.now()))
 	}
 }
 
@@ -226,31 +192,6 @@ func unprocessable(raw []byte, red adapt.Redactor, n int) error {
 			errs[i] = adapt.Permanent(fmt.Errorf("linkedin: HTTP 422: %s", red.Quote(m)))
 		} else {
 			errs[i] = adapt.Retryable(errors.New("linkedin: HTTP 422 for another element of the batch"), 0)
-		}
-	}
-	return &platforms.BatchError{Errs: errs}
-}
-
-// remap turns a result indexed by sent element into one indexed by the
-// caller's events, adding the events that were never sent.
-func remap(err error, sent []int, failed map[int]error) error {
-	if len(failed) == 0 {
-		return err // sent is the identity
-	}
-	errs := make(map[int]error, len(failed)+len(sent))
-	for i, e := range failed {
-		errs[i] = e
-	}
-	var be *platforms.BatchError
-	switch {
-	case err == nil:
-	case errors.As(err, &be):
-		for i, e := range be.Errs {
-			errs[sent[i]] = e
-		}
-	default:
-		for _, i := range sent {
-			errs[i] = err
 		}
 	}
 	return &platforms.BatchError{Errs: errs}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jaraba/pixelgw/platforms"
 	"github.com/jaraba/pixelgw/platforms/linkedin"
+	"github.com/jaraba/pixelgw/platforms/platformtest"
 )
 
 const (
@@ -45,38 +45,6 @@ func event(name string) *platforms.Event {
 		User:    platforms.UserData{Email: " Person@Example.com ", FirstName: "Jane", LastName: "Doe", Country: "es"},
 		Props:   map[string]any{"value": 12.5, "currency": "eur"},
 	}
-}
-
-// recorder is a LinkedIn stand-in: it records requests and answers with
-// the handler under test.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []recorded
-}
-
-type recorded struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
-
-func (r *recorder) server(t *testing.T, h http.HandlerFunc) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.Header.Clone(), b})
-		r.mu.Unlock()
-		h(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-func (r *recorder) all() []recorded {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]recorded(nil), r.reqs...)
 }
 
 func adapter(t *testing.T, baseURL string) *linkedin.Adapter {
@@ -119,18 +87,7 @@ func TestCheck(t *testing.T) {
 		t.Helper()
 		e := event("lead")
 		mut(e)
-		err := a.Check(pixel(), e, now)
-		switch want {
-		case "ok":
-			require.NoError(t, err, name)
-		case "skip":
-			require.ErrorIs(t, err, platforms.ErrSkip, name)
-		default:
-			var pe *platforms.PermanentError
-			require.ErrorAs(t, err, &pe, name)
-			require.False(t, pe.Auth, name)
-			require.Contains(t, err.Error(), want, name)
-		}
+		platformtest.RequireCheck(t, a.Check(pixel(), e, now), want, name)
 	}
 	f("ok", func(*platforms.Event) {}, "ok")
 	f("no marketing", func(e *platforms.Event) { e.Consent.Marketing = false }, "skip")
@@ -155,8 +112,8 @@ func TestCheck(t *testing.T) {
 
 func TestSendRequest(t *testing.T) {
 	t.Parallel()
-	var rec recorder
-	srv := rec.server(t, func(w http.ResponseWriter, _ *http.Request) {
+	var rec platformtest.Recorder
+	srv := rec.Server(t, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"elements":[{"status":201},{"status":201}]}`)
 	})
 	a := adapter(t, srv.URL+"/prefix")
@@ -170,7 +127,7 @@ func TestSendRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.HTTPStatus)
 
-	reqs := rec.all()
+	reqs := rec.All()
 	require.Len(t, reqs, 1)
 	r := reqs[0]
 	require.Equal(t, http.MethodPost, r.Method)
@@ -205,8 +162,8 @@ func TestSendClassify(t *testing.T) {
 	f := func(name string, h http.HandlerFunc, w want) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var rec recorder
-			srv := rec.server(t, h)
+			var rec platformtest.Recorder
+			srv := rec.Server(t, h)
 			a := adapter(t, srv.URL)
 			resp, err := a.Send(context.Background(), pixel(), []*platforms.Event{event("lead"), event("purchase")})
 			require.NotContains(t, string(resp.Body), token)
@@ -216,8 +173,10 @@ func TestSendClassify(t *testing.T) {
 			if w.msg != "" {
 				require.ErrorContains(t, err, w.msg)
 			}
-			checkKind(t, err, w.kind, w.after, w.batch)
-			require.Len(t, rec.all(), 1)
+			if re := platformtest.RequireClass(t, err, w.kind, w.batch); re != nil {
+				require.Equal(t, w.after, re.RetryAfter)
+			}
+			require.Len(t, rec.All(), 1)
 		})
 	}
 	f("batch ok", writer(200, `{"elements":[{"status":201},{"status":201}]}`), want{kind: "ok"})
@@ -258,49 +217,13 @@ func TestSendClassify(t *testing.T) {
 }
 
 func writer(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-func checkKind(t *testing.T, err error, kind string, after time.Duration, batch map[int]string) {
-	t.Helper()
-	var re *platforms.RetryableError
-	var pe *platforms.PermanentError
-	var be *platforms.BatchError
-	switch kind {
-	case "ok":
-		require.NoError(t, err)
-	case "retry":
-		require.ErrorAs(t, err, &re)
-		require.Equal(t, after, re.RetryAfter)
-	case "perm":
-		require.ErrorAs(t, err, &pe)
-		require.False(t, pe.Auth)
-	case "auth":
-		require.ErrorAs(t, err, &pe)
-		require.True(t, pe.Auth)
-	case "batch":
-		require.ErrorAs(t, err, &be)
-		require.Len(t, be.Errs, len(batch))
-		for i, k := range batch {
-			e, ok := be.Errs[i]
-			require.True(t, ok, "index %d", i)
-			if k == "retry" {
-				require.ErrorAs(t, e, &re)
-			} else {
-				require.ErrorAs(t, e, &pe)
-			}
-		}
-	}
+	return platformtest.Answer(status, body, map[string]string{"Content-Type": "application/json"})
 }
 
 func TestSendUnsendableEventsAreReported(t *testing.T) {
 	t.Parallel()
-	var rec recorder
-	srv := rec.server(t, writer(200, `{"elements":[{"status":201},{"status":400,"message":"no"}]}`))
+	var rec platformtest.Recorder
+	srv := rec.Server(t, writer(200, `{"elements":[{"status":201},{"status":400,"message":"no"}]}`))
 	a := adapter(t, srv.URL)
 	bad := event("lead")
 	bad.IDs.LiFatID, bad.User.Email = "", "" // Check would have refused it
@@ -317,7 +240,7 @@ func TestSendUnsendableEventsAreReported(t *testing.T) {
 	var body struct {
 		Elements []json.RawMessage `json:"elements"`
 	}
-	require.NoError(t, json.Unmarshal(rec.all()[0].Body, &body))
+	require.NoError(t, json.Unmarshal(rec.All()[0].Body, &body))
 	require.Len(t, body.Elements, 2)
 }
 

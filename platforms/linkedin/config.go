@@ -1,7 +1,6 @@
 package linkedin
 
 import (
-	"fmt"
 	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"regexp"
 	"strings"
@@ -38,19 +37,8 @@ var versionRe = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`)
 
 // Validate returns one precise error for the first bad field.
 func (c Config) Validate() error {
-	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
-		return fmt.Errorf("platforms.linkedin.base_url: %w", err)
-	}
-	if !versionRe.MatchString(c.Version) {
-		return fmt.Errorf("platforms.linkedin.version: must be a LinkedIn-Version YYYYMM like %s", DefaultVersion)
-	}
-	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
-		return fmt.Errorf("platforms.linkedin.timeout: must be > 0 and at most 5m")
-	}
-	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
-		return fmt.Errorf("platforms.linkedin.attempts: %w", err)
-	}
-	return nil
+	return adapt.Settings{Key: "platforms.linkedin", BaseURL: c.BaseURL, Version: c.Version, Timeout: c.Timeout,
+		Attempts: c.Attempts, VersionRe: versionRe, VersionRule: "must be a LinkedIn-Version YYYYMM like " + DefaultVersion}.Validate()
 }
 
 func (c Config) endpoint() string {

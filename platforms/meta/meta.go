@@ -153,15 +153,6 @@ func permanent(format string, args ...any) error {
 	return &platforms.PermanentError{Err: fmt.Errorf(format, args...)}
 }
 
-// eventTime is the time sent: the page's clock, but never later than when
-// the gateway received the event (a fast browser clock).
-func eventTime(e *platforms.Event) time.Time {
-	if !e.Received.IsZero() && e.Time.After(e.Received) {
-		return e.Received
-	}
-	return e.Time
-}
-
 // Check validates one event for this pixel: marketing consent (else
 // ErrSkip), the event mapping (unmapped: ErrSkip), the 7-day window (minus
 // AgeMargin), what a website event must carry (event_source_url,
@@ -177,7 +168,7 @@ func (a *Adapter) Check(p *platforms.Pixel, e *platforms.Event, now time.Time) e
 	if !ok {
 		return platforms.ErrSkip
 	}
-	t := eventTime(e)
+	t := adapt.EventTime(e)
 	if t.IsZero() || now.Sub(t) > MaxAge-AgeMargin {
 		return permanent("meta: event_time older than 7 days")
 	}
@@ -294,7 +285,7 @@ func (a *Adapter) Build(p *platforms.Pixel, events []*platforms.Event) ([]byte, 
 	for _, e := range events {
 		name, _ := p.Mapped(e.Name, StandardEvent(e.Name))
 		req.Data = append(req.Data, serverEvent{
-			EventName: name, EventTime: eventTime(e).Unix(), EventID: e.EventID,
+			EventName: name, EventTime: adapt.EventTime(e).Unix(), EventID: e.EventID,
 			ActionSource: "website", EventSourceURL: e.URL, ReferrerURL: e.Referrer,
 			UserData: userData(e), CustomData: customData(e.Props),
 		})
@@ -504,7 +495,7 @@ type graphError struct {
 // classify decides from the status and the Graph error code.
 func classify(resp *http.Response, body []byte, secrets []string) error {
 	status := resp.StatusCode
-	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	retryAfter := adapt.RetryAfterRounded(resp.Header, time.Now())
 	var ge graphError
 	isJSON := json.Unmarshal(body, &ge) == nil
 	if status >= 200 && status < 300 {
@@ -572,26 +563,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// parseRetryAfter reads delta-seconds or an HTTP date; 0 when absent or
-// unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 86400 {
-			n = 86400
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now).Round(time.Second)
-	}
-	return 0
 }

@@ -1,7 +1,6 @@
 package tiktok
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,50 +132,22 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	body := requestJSON{EventSource: "web", EventSourceID: p.PixelID, TestEventCode: p.TestEventCode}
-	sent := make([]int, 0, len(events))
-	failed := map[int]error{}
-	for i, e := range events {
-		ev, err := eventJSONFor(p, e)
-		if err != nil {
-			failed[i] = err
-			continue
-		}
-		body.Data = append(body.Data, ev)
-		sent = append(sent, i)
-	}
-	if len(body.Data) == 0 {
-		return platforms.Response{}, &platforms.BatchError{Errs: failed}
-	}
-	payload, err := json.Marshal(body)
+	data, sent, err := adapt.Encode("tiktok", MaxBatch, events, func(e *platforms.Event) (eventJSON, error) { return eventJSONFor(p, e) })
 	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: cannot encode the batch: %w", err))
+		return platforms.Response{}, err
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(), bytes.NewReader(payload))
+	out, resp, raw, err := adapt.Post{
+		Name: "tiktok", Client: a.client, Timeout: a.cfg.Timeout, URL: a.cfg.endpoint(),
+		Body: requestJSON{EventSource: "web", EventSourceID: p.PixelID, TestEventCode: p.TestEventCode, Data: data},
+		Header: func(req *http.Request) error {
+			req.Header.Set("Access-Token", token)
+			return nil
+		},
+	}.Do(ctx, red)
 	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("tiktok: cannot build the request: %w", err))
+		return out, err
 	}
-	req.Header.Set("Access-Token", token)
-	req.Header.Set("Content-Type", "application/json")
-
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return platforms.Response{}, adapt.Retryable(fmt.Errorf("tiktok: cannot send the request: %w", err), 0)
-	}
-	raw, rerr := adapt.ReadBody(resp.Body)
-	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
-	if rerr != nil {
-		return out, adapt.Retryable(fmt.Errorf("tiktok: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
-	}
-	err = a.classify(resp, raw, red, len(body.Data))
-	return out, remap(err, sent, failed)
+	return out, sent.Remap(a.classify(resp, raw, red, len(data)))
 }
 
 type answer struct {
@@ -225,19 +196,11 @@ func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor, 
 			}
 		}
 	}
-	switch {
-	case st >= 200 && st < 300:
+	if st >= 200 && st < 300 {
 		// A 2xx without TikTok's envelope (a proxy page?): unknown outcome.
 		return adapt.Retryable(fmt.Errorf("tiktok: HTTP %d without a result code", st), 0)
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return adapt.AuthError(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
-	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		return adapt.Retryable(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)), adapt.RetryAfter(resp.Header, a.now()))
-	case st >= 300 && st < 400:
-		return adapt.Permanent(fmt.Errorf("tiktok: HTTP %d: unexpected redirect (not followed)", st))
-	default:
-		return adapt.Permanent(fmt.Errorf("tiktok: HTTP %d%s", st, detail(ans, parsed, red)))
 	}
+	return adapt.StatusError("tiktok", st, detail(ans, parsed, red), adapt.RetryAfter(resp.Header, a.now()))
 }
 
 // partial reads a partial success: the failed events' own codes classify
@@ -269,31 +232,6 @@ func detail(ans answer, parsed bool, red adapt.Redactor) string {
 		return ""
 	}
 	return fmt.Sprintf(" code %d: %s", *ans.Code, red.Quote(ans.Message))
-}
-
-// remap turns a result for the sent events into one indexed by the
-// caller's events, adding the events that were never sent.
-func remap(err error, sent []int, failed map[int]error) error {
-	if len(failed) == 0 {
-		return err
-	}
-	errs := make(map[int]error, len(failed)+len(sent))
-	for i, e := range failed {
-		errs[i] = e
-	}
-	var be *platforms.BatchError
-	switch {
-	case err == nil:
-	case errors.As(err, &be):
-		for i, e := range be.Errs {
-			errs[sent[i]] = e
-		}
-	default:
-		for _, i := range sent {
-			errs[i] = err
-		}
-	}
-	return &platforms.BatchError{Errs: errs}
 }
 
 type requestJSON struct {

@@ -2,18 +2,16 @@ package tiktok_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/platformtest"
 	"github.com/jaraba/pixelgw/platforms/tiktok"
 )
 
@@ -86,17 +84,7 @@ func TestCheck(t *testing.T) {
 		t.Helper()
 		e, p := event("purchase"), pixel()
 		mut(e, p)
-		err := a.Check(p, e, now)
-		switch want {
-		case "ok":
-			require.NoError(t, err, name)
-		case "skip":
-			require.ErrorIs(t, err, platforms.ErrSkip, name)
-		default:
-			var pe *platforms.PermanentError
-			require.ErrorAs(t, err, &pe, name)
-			require.Contains(t, err.Error(), want, name)
-		}
+		platformtest.RequireCheck(t, a.Check(p, e, now), want, name)
 	}
 	f("ok", func(*platforms.Event, *platforms.Pixel) {}, "ok")
 	f("no marketing", func(e *platforms.Event, _ *platforms.Pixel) { e.Consent.Marketing = false }, "skip")
@@ -115,37 +103,13 @@ func TestCheck(t *testing.T) {
 	f("no user data at all", func(e *platforms.Event, _ *platforms.Pixel) { e.User = platforms.UserData{} }, "ok")
 }
 
-type stub struct {
-	mu     sync.Mutex
-	bodies []string
-	hdr    []http.Header
-}
-
-func (s *stub) server(t *testing.T, status int, body string, hdr map[string]string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.bodies = append(s.bodies, string(b))
-		s.hdr = append(s.hdr, r.Header.Clone())
-		s.mu.Unlock()
-		for k, v := range hdr {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	f := func(name string, status int, body string, hdr map[string]string, kind string, after time.Duration, batch map[int]string) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var s stub
-			srv := s.server(t, status, body, hdr)
+			var rec platformtest.Recorder
+			srv := rec.Server(t, platformtest.Answer(status, body, hdr))
 			cfg := tiktok.Defaults()
 			cfg.BaseURL = srv.URL
 			a := tiktok.New(cfg, &http.Client{})
@@ -155,34 +119,12 @@ func TestClassify(t *testing.T) {
 			if err != nil {
 				require.NotContains(t, err.Error(), token)
 			}
-			var re *platforms.RetryableError
-			var pe *platforms.PermanentError
-			var be *platforms.BatchError
-			switch kind {
-			case "ok":
-				require.NoError(t, err)
-			case "retry":
-				require.ErrorAs(t, err, &re)
+			if re := platformtest.RequireClass(t, err, kind, batch); re != nil {
 				require.Equal(t, after, re.RetryAfter)
-			case "perm":
-				require.ErrorAs(t, err, &pe)
-				require.False(t, pe.Auth)
-			case "auth":
-				require.ErrorAs(t, err, &pe)
-				require.True(t, pe.Auth)
-			case "batch":
-				require.ErrorAs(t, err, &be)
-				require.Len(t, be.Errs, len(batch))
-				for i, k := range batch {
-					if k == "retry" {
-						require.ErrorAs(t, be.Errs[i], &re)
-					} else {
-						require.ErrorAs(t, be.Errs[i], &pe)
-					}
-				}
 			}
-			require.Equal(t, token, s.hdr[0].Get("Access-Token"))
-			require.Equal(t, "application/json", s.hdr[0].Get("Content-Type"))
+			h := rec.All()[0].Header
+			require.Equal(t, token, h.Get("Access-Token"))
+			require.Equal(t, "application/json", h.Get("Content-Type"))
 		})
 	}
 	f("ok", 200, `{"code":0,"message":"OK","request_id":"r","data":{}}`, nil, "ok", 0, nil)
@@ -207,8 +149,8 @@ func TestClassify(t *testing.T) {
 
 func TestSendRequestShape(t *testing.T) {
 	t.Parallel()
-	var s stub
-	srv := s.server(t, 200, `{"code":0}`, nil)
+	var rec platformtest.Recorder
+	srv := rec.Server(t, platformtest.Answer(200, `{"code":0}`, nil))
 	cfg := tiktok.Defaults()
 	cfg.BaseURL = srv.URL + "/"
 	a := tiktok.New(cfg, &http.Client{})
@@ -223,13 +165,14 @@ func TestSendRequestShape(t *testing.T) {
 	require.ErrorAs(t, err, &be)
 	require.Len(t, be.Errs, 1)
 	require.Contains(t, be.Errs, 1)
-	require.Len(t, s.bodies, 1)
+	reqs := rec.All()
+	require.Len(t, reqs, 1)
 	require.JSONEq(t, `{"event_source":"web","event_source_id":"`+pixelCode+`","data":[{
 	  "event":"Search","event_time":`+itoa(now.Add(-time.Hour).Unix())+`,"event_id":"0b6c8f43-5a1e-4c4e-9b7d-3f0e2f1a9c11",
 	  "user":{"phone":"`+hashedPhone+`"},
 	  "page":{"url":"https://shop.example/done"},
-	  "properties":{"query":"red shoes"}}]}`, s.bodies[0])
-	require.False(t, strings.Contains(s.bodies[0], "650"), "raw phone never sent")
+	  "properties":{"query":"red shoes"}}]}`, string(reqs[0].Body))
+	require.False(t, strings.Contains(string(reqs[0].Body), "650"), "raw phone never sent")
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -1,7 +1,6 @@
 package tiktok
 
 import (
-	"fmt"
 	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"regexp"
 	"strings"
@@ -36,19 +35,8 @@ var versionRe = regexp.MustCompile(`^v[0-9]{1,2}\.[0-9]{1,2}$`)
 
 // Validate returns one precise error for the first bad field.
 func (c Config) Validate() error {
-	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
-		return fmt.Errorf("platforms.tiktok.base_url: %w", err)
-	}
-	if !versionRe.MatchString(c.Version) {
-		return fmt.Errorf("platforms.tiktok.version: must be a Business API version like %s", DefaultVersion)
-	}
-	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
-		return fmt.Errorf("platforms.tiktok.timeout: must be > 0 and at most 5m")
-	}
-	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
-		return fmt.Errorf("platforms.tiktok.attempts: %w", err)
-	}
-	return nil
+	return adapt.Settings{Key: "platforms.tiktok", BaseURL: c.BaseURL, Version: c.Version, Timeout: c.Timeout,
+		Attempts: c.Attempts, VersionRe: versionRe, VersionRule: "must be a Business API version like " + DefaultVersion}.Validate()
 }
 
 func (c Config) endpoint() string {

@@ -91,72 +91,32 @@ func (a *Adapter) Send(ctx context.Context, p *platforms.Pixel, events []*platfo
 	if len(events) == 0 {
 		return platforms.Response{}, nil
 	}
-	if len(events) > MaxBatch {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: %d events in one request, at most %d", len(events), MaxBatch))
-	}
-	var body requestJSON
-	sent := make([]int, 0, len(events))
-	failed := map[int]error{}
-	for i, e := range events {
-		c, err := conversion(p, e)
-		if err != nil {
-			failed[i] = err
-			continue
-		}
-		body.Conversions = append(body.Conversions, c)
-		sent = append(sent, i)
-	}
-	if len(body.Conversions) == 0 {
-		return platforms.Response{}, &platforms.BatchError{Errs: failed}
-	}
-	payload, err := json.Marshal(body)
+	conversions, sent, err := adapt.Encode("x", MaxBatch, events, func(e *platforms.Event) (conversionJSON, error) { return conversion(p, e) })
 	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: cannot encode the batch: %w", err))
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.endpoint(p.PixelID), bytes.NewReader(payload))
-	if err != nil {
-		return platforms.Response{}, adapt.Permanent(fmt.Errorf("x: cannot build the request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := a.auth(req, p.Credentials); err != nil {
 		return platforms.Response{}, err
 	}
-
-	resp, err := a.client.Do(req)
+	out, resp, raw, err := adapt.Post{
+		Name: "x", Client: a.client, Timeout: a.cfg.Timeout, URL: a.cfg.endpoint(p.PixelID),
+		Body:   requestJSON{Conversions: conversions},
+		Header: func(req *http.Request) error { return a.auth(req, p.Credentials) },
+	}.Do(ctx, red)
 	if err != nil {
-		return platforms.Response{}, adapt.Retryable(fmt.Errorf("x: cannot send the request: %w", err), 0)
+		return out, err
 	}
-	raw, rerr := adapt.ReadBody(resp.Body)
-	_ = resp.Body.Close()
-	out := platforms.Response{HTTPStatus: resp.StatusCode, Body: red.Keep(raw)}
-	if rerr != nil {
-		return out, adapt.Retryable(fmt.Errorf("x: cannot read the answer (HTTP %d): %w", resp.StatusCode, rerr), 0)
-	}
-	return out, remap(a.classify(resp, raw, red), sent, failed)
+	return out, sent.Remap(a.classify(resp, raw, red))
 }
 
 // classify decides from the HTTP status (X reports errors only there).
 func (a *Adapter) classify(resp *http.Response, raw []byte, red adapt.Redactor) error {
 	st := resp.StatusCode
-	switch {
-	case st >= 200 && st < 300:
+	if st >= 200 && st < 300 {
 		return nil
-	case st == http.StatusUnauthorized || st == http.StatusForbidden:
-		return adapt.AuthError(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
-	case st == http.StatusTooManyRequests || st == http.StatusRequestTimeout || st >= 500:
-		after := adapt.RetryAfter(resp.Header, a.now())
-		if after == 0 && st == http.StatusTooManyRequests {
-			after = rateLimitReset(resp.Header, a.now())
-		}
-		return adapt.Retryable(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)), after)
-	case st >= 300 && st < 400:
-		return adapt.Permanent(fmt.Errorf("x: HTTP %d: unexpected redirect (not followed)", st))
-	default:
-		return adapt.Permanent(fmt.Errorf("x: HTTP %d%s", st, errorDetail(raw, red)))
 	}
+	after := adapt.RetryAfter(resp.Header, a.now())
+	if after == 0 && st == http.StatusTooManyRequests {
+		after = rateLimitReset(resp.Header, a.now())
+	}
+	return adapt.StatusError("x", st, errorDetail(raw, red), after)
 }
 
 // rateLimitReset reads X's x-rate-limit-reset (Unix seconds) when
@@ -190,31 +150,6 @@ func errorDetail(raw []byte, red adapt.Redactor) string {
 	}
 	e := body.Errors[0]
 	return ": " + e.Code + " " + red.Quote(e.Message)
-}
-
-// remap turns a result for the sent events into one indexed by the
-// caller's events, adding the events that were never sent.
-func remap(err error, sent []int, failed map[int]error) error {
-	if len(failed) == 0 {
-		return err
-	}
-	errs := make(map[int]error, len(failed)+len(sent))
-	for i, e := range failed {
-		errs[i] = e
-	}
-	var be *platforms.BatchError
-	switch {
-	case err == nil:
-	case errors.As(err, &be):
-		for i, e := range be.Errs {
-			errs[sent[i]] = e
-		}
-	default:
-		for _, i := range sent {
-			errs[i] = err
-		}
-	}
-	return &platforms.BatchError{Errs: errs}
 }
 
 type requestJSON struct {

@@ -2,18 +2,16 @@ package x_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/jaraba/pixelgw/platforms"
+	"github.com/jaraba/pixelgw/platforms/platformtest"
 	"github.com/jaraba/pixelgw/platforms/x"
 )
 
@@ -76,17 +74,7 @@ func TestCheck(t *testing.T) {
 		t.Helper()
 		e, p := event("purchase"), tokenPixel()
 		mut(e, p)
-		err := a.Check(p, e, now)
-		switch want {
-		case "ok":
-			require.NoError(t, err, name)
-		case "skip":
-			require.ErrorIs(t, err, platforms.ErrSkip, name)
-		default:
-			var pe *platforms.PermanentError
-			require.ErrorAs(t, err, &pe, name)
-			require.Contains(t, err.Error(), want, name)
-		}
+		platformtest.RequireCheck(t, a.Check(p, e, now), want, name)
 	}
 	f("ok", func(*platforms.Event, *platforms.Pixel) {}, "ok")
 	f("no marketing", func(e *platforms.Event, _ *platforms.Pixel) { e.Consent.Marketing = false }, "skip")
@@ -104,38 +92,14 @@ func TestCheck(t *testing.T) {
 	f("bad currency", func(e *platforms.Event, _ *platforms.Pixel) { e.Props["currency"] = "dollars" }, "props.currency")
 }
 
-type stub struct {
-	mu   sync.Mutex
-	reqs []*http.Request
-	body []string
-}
-
-func (s *stub) server(t *testing.T, status int, body string, hdr map[string]string) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.reqs = append(s.reqs, r.Clone(context.Background()))
-		s.body = append(s.body, string(b))
-		s.mu.Unlock()
-		for k, v := range hdr {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	reset := func(d time.Duration) string { return itoa(time.Now().Add(d).Unix()) }
 	f := func(name string, status int, body string, hdr map[string]string, kind string, minAfter time.Duration) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var s stub
-			srv := s.server(t, status, body, hdr)
+			var rec platformtest.Recorder
+			srv := rec.Server(t, platformtest.Answer(status, body, hdr))
 			cfg := x.Defaults()
 			cfg.BaseURL = srv.URL
 			resp, err := x.New(cfg, &http.Client{}).Send(context.Background(), oauthPixel(), []*platforms.Event{event("purchase")})
@@ -146,20 +110,8 @@ func TestClassify(t *testing.T) {
 					require.NotContains(t, err.Error(), secret)
 				}
 			}
-			var re *platforms.RetryableError
-			var pe *platforms.PermanentError
-			switch kind {
-			case "ok":
-				require.NoError(t, err)
-			case "retry":
-				require.ErrorAs(t, err, &re)
+			if re := platformtest.RequireClass(t, err, kind, nil); re != nil {
 				require.GreaterOrEqual(t, re.RetryAfter, minAfter)
-			case "perm":
-				require.ErrorAs(t, err, &pe)
-				require.False(t, pe.Auth)
-			case "auth":
-				require.ErrorAs(t, err, &pe)
-				require.True(t, pe.Auth)
 			}
 		})
 	}
@@ -176,8 +128,8 @@ func TestClassify(t *testing.T) {
 
 func TestSendOAuthHeader(t *testing.T) {
 	t.Parallel()
-	var s stub
-	srv := s.server(t, 200, `{}`, nil)
+	var rec platformtest.Recorder
+	srv := rec.Server(t, platformtest.Answer(200, `{}`, nil))
 	cfg := x.Defaults()
 	cfg.BaseURL = srv.URL + "/prefix"
 	a := x.New(cfg, &http.Client{})
@@ -185,9 +137,10 @@ func TestSendOAuthHeader(t *testing.T) {
 		_, err := a.Send(context.Background(), oauthPixel(), []*platforms.Event{event("purchase")})
 		require.NoError(t, err)
 	}
-	require.Len(t, s.reqs, 2)
-	r := s.reqs[0]
-	require.Equal(t, "/prefix/12/measurement/conversions/o8z6j", r.URL.Path)
+	reqs := rec.All()
+	require.Len(t, reqs, 2)
+	r := reqs[0]
+	require.Equal(t, "/prefix/12/measurement/conversions/o8z6j", r.Path)
 	h := r.Header.Get("Authorization")
 	require.True(t, strings.HasPrefix(h, "OAuth "), h)
 	for _, k := range []string{`oauth_consumer_key="` + consumerKey + `"`, `oauth_token="` + accessToken + `"`,
@@ -196,7 +149,7 @@ func TestSendOAuthHeader(t *testing.T) {
 	}
 	require.NotContains(t, h, consumerSecret)
 	require.NotContains(t, h, tokenSecret)
-	require.NotEqual(t, h, s.reqs[1].Header.Get("Authorization"), "a fresh nonce per request")
+	require.NotEqual(t, h, reqs[1].Header.Get("Authorization"), "a fresh nonce per request")
 	require.Empty(t, r.Header.Get("X-Pixel-Token"))
 
 	// Missing OAuth keys: permanent auth, nothing sent.
@@ -206,13 +159,13 @@ func TestSendOAuthHeader(t *testing.T) {
 	var pe *platforms.PermanentError
 	require.ErrorAs(t, err, &pe)
 	require.True(t, pe.Auth)
-	require.Len(t, s.reqs, 2)
+	require.Len(t, rec.All(), 2)
 }
 
 func TestSendPixelTokenAndBatchShape(t *testing.T) {
 	t.Parallel()
-	var s stub
-	srv := s.server(t, 200, `{}`, nil)
+	var rec platformtest.Recorder
+	srv := rec.Server(t, platformtest.Answer(200, `{}`, nil))
 	cfg := x.Defaults()
 	cfg.BaseURL = srv.URL
 	a := x.New(cfg, &http.Client{})
@@ -225,11 +178,12 @@ func TestSendPixelTokenAndBatchShape(t *testing.T) {
 	require.ErrorAs(t, err, &be)
 	require.Len(t, be.Errs, 1)
 	require.Contains(t, be.Errs, 1)
-	require.Equal(t, pixelToken, s.reqs[0].Header.Get("X-Pixel-Token"))
-	require.Equal(t, "Bearer "+pixelToken, s.reqs[0].Header.Get("Authorization"))
+	reqs := rec.All()
+	require.Equal(t, pixelToken, reqs[0].Header.Get("X-Pixel-Token"))
+	require.Equal(t, "Bearer "+pixelToken, reqs[0].Header.Get("Authorization"))
 	require.JSONEq(t, `{"conversions":[{"conversion_time":"2026-11-29T11:00:00.000Z","event_id":"tw-o8z6j-o87nf",
 	  "identifiers":[{"twclid":"23opevjt88psuo13lu8d020qkn"}],"conversion_id":"0b6c8f43-5a1e-4c4e-9b7d-3f0e2f1a9c11",
-	  "number_items":3,"search_string":"shoes"}]}`, s.body[0])
+	  "number_items":3,"search_string":"shoes"}]}`, string(reqs[0].Body))
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

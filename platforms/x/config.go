@@ -1,7 +1,6 @@
 package x
 
 import (
-	"fmt"
 	"github.com/jaraba/pixelgw/platforms/internal/adapt"
 	"net/url"
 	"regexp"
@@ -37,19 +36,8 @@ var versionRe = regexp.MustCompile(`^[1-9][0-9]?$`)
 
 // Validate returns one precise error for the first bad field.
 func (c Config) Validate() error {
-	if err := adapt.ValidateBaseURL(c.BaseURL); err != nil {
-		return fmt.Errorf("platforms.x.base_url: %w", err)
-	}
-	if !versionRe.MatchString(c.Version) {
-		return fmt.Errorf("platforms.x.version: must be an Ads API version like %s", DefaultVersion)
-	}
-	if c.Timeout <= 0 || c.Timeout > 5*time.Minute {
-		return fmt.Errorf("platforms.x.timeout: must be > 0 and at most 5m")
-	}
-	if err := adapt.ValidateAttempts(c.Attempts); err != nil {
-		return fmt.Errorf("platforms.x.attempts: %w", err)
-	}
-	return nil
+	return adapt.Settings{Key: "platforms.x", BaseURL: c.BaseURL, Version: c.Version, Timeout: c.Timeout,
+		Attempts: c.Attempts, VersionRe: versionRe, VersionRule: "must be an Ads API version like " + DefaultVersion}.Validate()
 }
 
 func (c Config) endpoint(pixelID string) string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"time"
 )
 
 // StripURL drops the URL from a *url.Error (a query string may carry a
@@ -77,6 +79,39 @@ const MaxAttempts = 100
 func ValidateAttempts(n int) error {
 	if n < 0 || n > MaxAttempts {
 		return fmt.Errorf("must be 0 (platforms.dispatch.attempts) or between 1 and %d", MaxAttempts)
+	}
+	return nil
+}
+
+// Settings are the operator settings the LinkedIn, TikTok and X configs
+// share; each platform brings its own version rule.
+type Settings struct {
+	// Key is the config path ("platforms.tiktok") that starts each error.
+	Key      string
+	BaseURL  string
+	Version  string
+	Timeout  time.Duration
+	Attempts int
+	// VersionRe is the platform's version format; VersionRule the error
+	// when Version does not match ("must be ... like v1.3").
+	VersionRe   *regexp.Regexp
+	VersionRule string
+}
+
+// Validate returns one precise error for the first bad field, in the order
+// base_url, version, timeout, attempts.
+func (s Settings) Validate() error {
+	if err := ValidateBaseURL(s.BaseURL); err != nil {
+		return fmt.Errorf("%s.base_url: %w", s.Key, err)
+	}
+	if !s.VersionRe.MatchString(s.Version) {
+		return fmt.Errorf("%s.version: %s", s.Key, s.VersionRule)
+	}
+	if s.Timeout <= 0 || s.Timeout > 5*time.Minute {
+		return fmt.Errorf("%s.timeout: must be > 0 and at most 5m", s.Key)
+	}
+	if err := ValidateAttempts(s.Attempts); err != nil {
+		return fmt.Errorf("%s.attempts: %w", s.Key, err)
 	}
 	return nil
 }

@@ -86,21 +86,42 @@ func (r Redactor) Quote(s string) string {
 }
 
 // RetryAfter parses Retry-After (seconds or an HTTP date); 0 when absent.
+// Both are capped at 24 hours.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
+	d, date := retryAfter(h, now)
+	if date {
+		return min(d, 24*time.Hour)
+	}
+	return d
+}
+
+// RetryAfterRounded is RetryAfter as the Meta and GA4 adapters read it: an
+// HTTP date is rounded to the second and not capped.
+func RetryAfterRounded(h http.Header, now time.Time) time.Duration {
+	d, date := retryAfter(h, now)
+	if date {
+		return d.Round(time.Second)
+	}
+	return d
+}
+
+// retryAfter reads delta-seconds (capped at a day) or, date true, the time
+// until an HTTP date; 0 when absent, unreadable or past.
+func retryAfter(h http.Header, now time.Time) (d time.Duration, date bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
-		return 0
+		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0, false
 		}
-		return time.Duration(min(s, 24*3600)) * time.Second
+		return time.Duration(min(s, 24*3600)) * time.Second, false
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
+		return t.Sub(now), true
 	}
-	return 0
+	return 0, false
 }
 
 func Retryable(err error, after time.Duration) error {
@@ -110,3 +131,13 @@ func Retryable(err error, after time.Duration) error {
 func Permanent(err error) error { return &platforms.PermanentError{Err: err} }
 
 func AuthError(err error) error { return &platforms.PermanentError{Err: err, Auth: true} }
+
+// EventTime is the event time the Meta and GA4 adapters send and check:
+// the page's clock, but never later than when the gateway received the
+// event (a fast browser clock).
+func EventTime(e *platforms.Event) time.Time {
+	if !e.Received.IsZero() && e.Time.After(e.Received) {
+		return e.Received
+	}
+	return e.Time
+}
