@@ -200,10 +200,8 @@ func hs256Key(cfg configs.Config, kid string) (admin.JWTKey, error) {
 	return admin.JWTKey{}, errors.New("api.jwt.keys: no HS256 key to sign with (RS256/EdDSA keys are verification-only; sign those tokens with your identity provider)")
 }
 
-// batcherConfig: no collection wait. A batch still forms from the callers
-// that queue while a worker's script runs; a timer wait of 200 µs measured
-// as ~1.5 ms per lone beacon (scripts/loadtest, BenchmarkCollectHandler).
-func batcherConfig() queue.BatcherConfig { return queue.BatcherConfig{MaxWait: -1} }
+// batcherConfig: the defaults (queue.BatcherConfig.MaxWait says why).
+func batcherConfig() queue.BatcherConfig { return queue.BatcherConfig{} }
 
 // openQueue opens the durable hand-off the mode selects: SQLite beside the
 // store in embedded mode, Redis Streams (behind a micro-batcher) in scaled

@@ -10,12 +10,20 @@ import (
 
 // BatcherConfig configures a Batcher.
 type BatcherConfig struct {
-	// MaxWait is how long a caller that starts a batch waits for others to
-	// join it (200 µs by default; negative: do not wait). Under load batches
-	// fill from callers that queued while the batches in flight ran, so
-	// MaxWait mostly matters at low load, where it is the latency added to
-	// an Admit.
+	// MaxWait bounds how long a caller that starts a batch while none is in
+	// flight waits for others to join it (1 ms by default; negative: never
+	// wait). It waits only while callers have been arriving more often than
+	// once per MaxWait on average, so a lone beacon under light load is
+	// admitted at once, and the caller that brings the batch to FillEntries
+	// wakes it early. Under a backlog no one waits: batches fill from the
+	// callers that queued while the batch in flight ran. Measured with
+	// scripts/loadtest at a fixed 15,000 beacons/s: Redis's CPU per beacon
+	// fell from 28 to 19 µs and pixelgw's from 52 to 39 µs, for ~0.7 ms more
+	// latency (a beacon's answer is not awaited by anyone).
 	MaxWait time.Duration
+	// FillEntries ends a batch's wait early (16 by default, at most
+	// MaxEntries).
+	FillEntries int
 	// MaxEntries closes a batch early (512 by default). One caller's
 	// entries are never split, so a batch may exceed it by one request.
 	MaxEntries int
@@ -25,6 +33,7 @@ type BatcherConfig struct {
 	// each paying the per-call cost; measured with scripts/loadtest: 1 gave
 	// more beacons/s closed loop and a lower p99 at a fixed rate than 2.
 	// Batches grow with the round trip, so a remote Redis needs no more).
+	// Only a batch started with none in flight waits (MaxWait).
 	InFlight int
 	// Timeout bounds one batch's Admit (5 s by default). A caller waits for
 	// its batch's outcome even when its own context ends, so that an error
@@ -36,11 +45,15 @@ func (c BatcherConfig) withDefaults() BatcherConfig {
 	if c.MaxWait < 0 {
 		c.MaxWait = 0
 	} else if c.MaxWait == 0 {
-		c.MaxWait = 200 * time.Microsecond
+		c.MaxWait = time.Millisecond
 	}
 	if c.MaxEntries <= 0 {
 		c.MaxEntries = 512
 	}
+	if c.FillEntries <= 0 {
+		c.FillEntries = 16
+	}
+	c.FillEntries = min(c.FillEntries, c.MaxEntries)
 	if c.InFlight <= 0 {
 		c.InFlight = 1
 	}
@@ -54,6 +67,7 @@ func (c BatcherConfig) withDefaults() BatcherConfig {
 type BatcherStats struct {
 	Batches uint64 // Admit calls to the Queue
 	Entries uint64 // entries in them
+	Waits   uint64 // batches that waited for callers to join (MaxWait)
 	Waiting int    // callers waiting for a batch now
 }
 
@@ -80,7 +94,9 @@ type request struct {
 // hands the lead to the first waiter, which admits everything pending by
 // then. So a beacon under light load is admitted by its own goroutine (no
 // hand-off, no thread wake-up), and under load each caller is woken once,
-// by the batch that carried it.
+// by the batch that carried it. Between the two, when callers arrive often
+// but not in a backlog, a caller that starts a batch first waits up to
+// MaxWait for FillEntries entries (BatcherConfig.MaxWait).
 //
 // Admit before Start (or on a Batcher that was never started) calls the
 // Queue directly; after Stop it returns ErrClosed.
@@ -90,10 +106,16 @@ type Batcher struct {
 	pool sync.Pool // *request
 	bufs sync.Pool // *[]Entry: a batch's concatenated entries
 
-	batches, entries atomic.Uint64
+	batches, entries, waits atomic.Uint64
 
 	mu      sync.Mutex
 	pending []*request    // waiting for a batch, in arrival order
+	queued  int           // entries in pending
+	last    time.Time     // the last Admit call's arrival
+	gap     time.Duration // moving average of the time between Admit calls
+	want    int           // a waiting leader is woken once queued reaches it (0: none waits)
+	fill    chan struct{} // capacity 1: wakes the waiting leader
+	timer   *time.Timer   // bounds the waiting leader's wait (one at a time)
 	leaders int           // batches being admitted (at most cfg.InFlight)
 	started bool          // Start ran
 	stopped bool          // Stop ran: no new callers
@@ -102,7 +124,9 @@ type Batcher struct {
 
 // NewBatcher returns a Batcher over q; call Start to begin batching.
 func NewBatcher(q Queue, cfg BatcherConfig) *Batcher {
-	b := &Batcher{q: q, cfg: cfg.withDefaults(), drained: make(chan struct{})}
+	b := &Batcher{q: q, cfg: cfg.withDefaults(), drained: make(chan struct{}), fill: make(chan struct{}, 1), gap: time.Second}
+	b.timer = time.NewTimer(time.Hour)
+	b.timer.Stop()
 	b.pool.New = func() any { return &request{done: make(chan struct{}, 1)} }
 	b.bufs.New = func() any { return new([]Entry) }
 	return b
@@ -129,6 +153,7 @@ func (b *Batcher) Stop(ctx context.Context) error {
 		if b.leaders == 0 {
 			close(b.drained)
 		}
+		b.wake() // no one else will join its batch
 	}
 	b.mu.Unlock()
 	select {
@@ -144,7 +169,7 @@ func (b *Batcher) Stats() BatcherStats {
 	b.mu.Lock()
 	waiting := len(b.pending)
 	b.mu.Unlock()
-	return BatcherStats{Batches: b.batches.Load(), Entries: b.entries.Load(), Waiting: waiting}
+	return BatcherStats{Batches: b.batches.Load(), Entries: b.entries.Load(), Waits: b.waits.Load(), Waiting: waiting}
 }
 
 // Admit implements Queue through the micro-batches.
@@ -155,6 +180,7 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 	if len(entries) == 0 {
 		return []Result{}, nil
 	}
+	now := time.Now()
 	b.mu.Lock()
 	switch {
 	case b.stopped:
@@ -168,14 +194,32 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 		b.mu.Unlock()
 		return nil, fmt.Errorf("cannot admit: %w", err)
 	}
+	// The moving average of the time between calls (weight 1/8; one gap
+	// counts at most 1 s, so an idle spell is forgotten within ~50 calls).
+	b.gap += (min(now.Sub(b.last), time.Second) - b.gap) / 8
+	b.last = now
 	r := b.pool.Get().(*request)
 	r.entries, r.res, r.err, r.lead = entries, nil, nil, false
 	if b.leaders < b.cfg.InFlight {
+		// Wait for others only when no batch is in flight (else the callers
+		// queue behind it anyway) and they arrive often enough to come.
+		wait := b.leaders == 0 && b.gap < b.cfg.MaxWait && len(entries) < b.cfg.FillEntries
+		if wait {
+			b.want = b.cfg.FillEntries - len(entries)
+			select { // a wake-up that came after the last wait timed out
+			case <-b.fill:
+			default:
+			}
+		}
 		b.leaders++
 		b.mu.Unlock()
-		b.lead(r, b.cfg.MaxWait)
+		b.lead(r, wait)
 	} else {
 		b.pending = append(b.pending, r)
+		b.queued += len(entries)
+		if b.want > 0 && b.queued >= b.want {
+			b.wake()
+		}
 		b.mu.Unlock()
 		select {
 		case <-r.done:
@@ -189,7 +233,7 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 			<-r.done
 		}
 		if r.lead {
-			b.lead(r, 0) // a backlog: no need to wait for more
+			b.lead(r, false) // a backlog: no need to wait for more
 		}
 	}
 	res, err := r.res, r.err
@@ -206,6 +250,7 @@ func (b *Batcher) withdraw(r *request) bool {
 	defer b.mu.Unlock()
 	for i, p := range b.pending {
 		if p == r {
+			b.queued -= len(r.entries)
 			b.pending = append(b.pending[:i], b.pending[i+1:]...)
 			b.pending[len(b.pending):cap(b.pending)][0] = nil
 			return true
@@ -214,28 +259,48 @@ func (b *Batcher) withdraw(r *request) bool {
 	return false
 }
 
+// wake ends a leader's wait for callers (b.mu held).
+func (b *Batcher) wake() {
+	if b.want == 0 {
+		return
+	}
+	b.want = 0
+	select {
+	case b.fill <- struct{}{}:
+	default:
+	}
+}
+
 func (b *Batcher) release(r *request) {
 	r.entries, r.res, r.err = nil, nil, nil
 	b.pool.Put(r)
 }
 
-// lead waits wait (if positive) for others to join, admits first and the
-// pending callers (up to MaxEntries) as one batch, wakes them with their
-// results, then hands the lead to the first caller still pending, or gives
-// up its slot. first gets its results in place.
-func (b *Batcher) lead(first *request, wait time.Duration) {
-	if wait > 0 {
-		time.Sleep(wait)
+// lead waits (if wait) up to MaxWait for the batch to fill, admits first
+// and the pending callers (up to MaxEntries) as one batch, wakes them with
+// their results, then hands the lead to the first caller still pending, or
+// gives up its slot. first gets its results in place.
+func (b *Batcher) lead(first *request, wait bool) {
+	if wait {
+		b.waits.Add(1)
+		b.timer.Reset(b.cfg.MaxWait)
+		select {
+		case <-b.fill:
+			b.timer.Stop()
+		case <-b.timer.C:
+		}
 	}
 	batch := []*request{first}
 	n := len(first.entries)
 	b.mu.Lock()
+	b.want = 0
 	k := 0
 	for k < len(b.pending) && n < b.cfg.MaxEntries {
 		batch = append(batch, b.pending[k])
 		n += len(b.pending[k].entries)
 		k++
 	}
+	b.queued -= n - len(first.entries)
 	b.pending = b.pending[:copy(b.pending, b.pending[k:])]
 	clear(b.pending[len(b.pending):cap(b.pending)])
 	b.mu.Unlock()
@@ -248,6 +313,7 @@ func (b *Batcher) lead(first *request, wait time.Duration) {
 	b.mu.Lock()
 	if len(b.pending) > 0 {
 		next := b.pending[0]
+		b.queued -= len(next.entries)
 		b.pending = b.pending[:copy(b.pending, b.pending[1:])]
 		b.pending[len(b.pending):cap(b.pending)][0] = nil
 		next.lead = true

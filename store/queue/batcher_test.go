@@ -213,3 +213,98 @@ func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 5*time.Second, time.Millisecond)
 }
+
+// result waits for one Admit outcome, failing the test (not hanging it)
+// when it never comes.
+func result(t *testing.T, c <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-c:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Admit did not return")
+		return nil
+	}
+}
+
+// A caller that starts a batch while callers arrive often waits for the
+// batch to fill, and the caller that fills it ends the wait at once (MaxWait
+// is a minute here: only that wake-up lets the test finish).
+func TestBatcherWaitsUntilFilled(t *testing.T) {
+	t.Parallel()
+	f := &fakeQueue{}
+	b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 4})
+	require.NoError(t, b.Start(t.Context()))
+	done := make(chan error, 3)
+	admit := func(ids ...string) {
+		res, err := b.Admit(context.Background(), entries(ids...))
+		if err == nil && len(res) != len(ids) {
+			err = errors.New("wrong number of results")
+		}
+		done <- err
+	}
+	go admit("1")
+	waitFor(t, func() bool { return b.Stats().Waits == 1 }) // leads and waits: no batch yet
+	go admit("2")
+	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
+	require.Zero(t, f.entered.Load(), "three entries of four: still waiting")
+	go admit("3", "4")
+	for range 3 {
+		require.NoError(t, result(t, done))
+	}
+	require.NoError(t, b.Stop(t.Context()))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.Equal(t, []int{4}, f.batches, "one batch, sent as soon as it held FillEntries entries")
+}
+
+// The wait is bounded by MaxWait; callers that arrive less often than once
+// per MaxWait are admitted without waiting.
+func TestBatcherWaitBounds(t *testing.T) {
+	t.Parallel()
+	t.Run("sparse callers do not wait", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeQueue{}
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Millisecond, FillEntries: 8})
+		require.NoError(t, b.Start(t.Context()))
+		for i := range 5 {
+			_, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
+			require.NoError(t, err)
+			time.Sleep(5 * time.Millisecond) // > MaxWait between callers
+		}
+		require.NoError(t, b.Stop(t.Context()))
+		require.Zero(t, b.Stats().Waits)
+	})
+	t.Run("a wait that does not fill times out", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeQueue{}
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: 2 * time.Millisecond, FillEntries: 100})
+		require.NoError(t, b.Start(t.Context()))
+		// Back-to-back callers: once their moving average falls under
+		// MaxWait each lone caller waits, for nothing, and goes alone.
+		for i := range 80 {
+			res, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
+			require.NoError(t, err)
+			require.Equal(t, []queue.Result{queue.Result(i)}, res)
+		}
+		require.NoError(t, b.Stop(t.Context()))
+		st := b.Stats()
+		require.NotZero(t, st.Waits)
+		require.Equal(t, uint64(80), st.Batches)
+	})
+	t.Run("stop ends a wait", func(t *testing.T) {
+		t.Parallel()
+		f := &fakeQueue{}
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 10})
+		require.NoError(t, b.Start(t.Context()))
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.Admit(context.Background(), entries("1"))
+			done <- err
+		}()
+		waitFor(t, func() bool { return b.Stats().Waits == 1 })
+		require.NoError(t, b.Stop(t.Context()))
+		require.NoError(t, result(t, done))
+		require.Equal(t, uint64(1), b.Stats().Batches)
+	})
+}
