@@ -12,7 +12,8 @@
 # `pixelgw serve` in scaled mode, obtains a consent cookie from the tenant's
 # consent endpoint (paths read from the demo page and the loader), then:
 #   1. throughput: wrk (closed loop, beacon.lua: unique event ids) against a
-#      bare fasthttp 204 server and against the edge, and the ratio;
+#      bare fasthttp 204 server and against the edge, alternated ROUNDS
+#      times, and the median ratio;
 #   2. latency: openloop/ at a fixed RATE beacons/s: p50, p99, non-2xx;
 #   3. checks that every 2xx beacon was really enqueued (the stream's
 #      entries-added counter), and reports CPU per beacon and Redis's
@@ -31,7 +32,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/loadtest/lib.sh
 
-DURATION=${DURATION:-15}          # seconds per wrk run and for the open-loop run
+DURATION=${DURATION:-10}          # seconds per wrk run and for the open-loop run
+ROUNDS=${ROUNDS:-3}               # alternated bare/edge wrk runs
 RATE=${RATE:-15000}               # open-loop beacons/s
 THREADS=${THREADS:-2}             # wrk threads
 CONNS=${CONNS:-64}                # wrk connections
@@ -160,32 +162,48 @@ cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/
 redis_pid=$(redis-cli -h 127.0.0.1 -p 6379 info server | grep -o 'process_id:[0-9]*' | cut -d: -f2)
 serve_pid=${pids[0]}
 
-echo "== throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, closed loop"
-sleep 1
-b0=$(cpu "$bare_pid"); tb0=$(date +%s.%N)
-bare_out=$(runwrk "http://127.0.0.1:$BARE_PORT")
-b1=$(cpu "$bare_pid"); tb1=$(date +%s.%N)
-echo "   bare 204: $bare_out"
-sleep 1
-before=$(xlen)
+# Throughput: ROUNDS alternated wrk runs (bare, edge, bare, edge, …) so that
+# the machine's drift (±15% within minutes on the dev VM) hits both sides;
+# the ratio is the median of each round's edge/bare.
+echo "== throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, closed loop, $ROUNDS alternated rounds"
 evalsha() { redis-cli -h 127.0.0.1 -p 6379 info commandstats | grep '^cmdstat_evalsha:' | tr -d '\r'; }
 e0=$(evalsha)
-c0s=$(cpu "$serve_pid"); c0r=$(cpu "$redis_pid"); t0=$(date +%s.%N)
+bare_cpu=0 bare_secs=0 bare_n=0 edge_cpu=0 redis_cpu=0 edge_secs=0 edge_n=0 edge_bad=0 edge_sock=0 enq=0
+bare_all=() edge_all=() ratios=() p50s=() p99s=()
 prof_pid=
-if [ -n "${PROFILE:-}" ]; then
-  command curl -sS -m $((DURATION + 10)) -o "$PROFILE" "http://127.0.0.1:$((EDGE_PORT + 1))/debug/pprof/profile?seconds=$((DURATION > 3 ? DURATION - 2 : 1))" &
-  prof_pid=$!
-fi
-edge_out=$(runwrk "$edge")
-[ -z "$prof_pid" ] || wait "$prof_pid"
-c1s=$(cpu "$serve_pid"); c1r=$(cpu "$redis_pid"); t1=$(date +%s.%N)
+for r in $(seq "$ROUNDS"); do
+  sleep 1
+  b0=$(cpu "$bare_pid"); tb0=$(date +%s.%N)
+  bare_out=$(runwrk "http://127.0.0.1:$BARE_PORT")
+  b1=$(cpu "$bare_pid"); tb1=$(date +%s.%N)
+  sleep 1
+  before=$(xlen)
+  c0s=$(cpu "$serve_pid"); c0r=$(cpu "$redis_pid"); t0=$(date +%s.%N)
+  if [ -n "${PROFILE:-}" ] && [ "$r" = 1 ]; then
+    command curl -sS -m $((DURATION + 10)) -o "$PROFILE" "http://127.0.0.1:$((EDGE_PORT + 1))/debug/pprof/profile?seconds=$((DURATION > 3 ? DURATION - 2 : 1))" &
+    prof_pid=$!
+  fi
+  edge_out=$(runwrk "$edge")
+  [ -z "$prof_pid" ] || { wait "$prof_pid"; prof_pid=; }
+  c1s=$(cpu "$serve_pid"); c1r=$(cpu "$redis_pid"); t1=$(date +%s.%N)
+  after=$(xlen)
+  b=$(field rps "$bare_out"); e=$(field rps "$edge_out")
+  ratio=$(awk -v a="$e" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
+  printf '   round %d: bare %s req/s, edge %s beacons/s, ratio %s (edge p50 %s ms, p99 %s ms, non-2xx %s)\n' \
+    "$r" "$b" "$e" "$ratio" "$(field p50_ms "$edge_out")" "$(field p99_ms "$edge_out")" "$(field non2xx "$edge_out")"
+  bare_all+=("$b"); edge_all+=("$e"); ratios+=("$ratio")
+  p50s+=("$(field p50_ms "$edge_out")"); p99s+=("$(field p99_ms "$edge_out")")
+  read -r bare_cpu bare_secs bare_n edge_cpu redis_cpu edge_secs edge_n <<<"$(awk -v bc="$bare_cpu" -v bs="$bare_secs" -v bn="$bare_n" \
+    -v ec="$edge_cpu" -v rc="$redis_cpu" -v es="$edge_secs" -v en="$edge_n" -v b0="$b0" -v b1="$b1" -v tb0="$tb0" -v tb1="$tb1" \
+    -v c0s="$c0s" -v c1s="$c1s" -v c0r="$c0r" -v c1r="$c1r" -v t0="$t0" -v t1="$t1" -v nb="$(field requests "$bare_out")" -v ne="$(field requests "$edge_out")" \
+    'BEGIN { printf "%f %f %d %f %f %f %d", bc + b1 - b0, bs + tb1 - tb0, bn + nb, ec + c1s - c0s, rc + c1r - c0r, es + t1 - t0, en + ne }')"
+  edge_bad=$((edge_bad + $(field non2xx "$edge_out"))); edge_sock=$((edge_sock + $(field sockerr "$edge_out")))
+  enq=$((enq + after - before))
+done
 e1=$(evalsha)
-echo "   edge:     $edge_out"
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+edge_rps=$(median "${edge_all[@]}"); bare_rps=$(median "${bare_all[@]}"); ratio=$(median "${ratios[@]}")
 after=$(xlen)
-
-edge_rps=$(field rps "$edge_out"); bare_rps=$(field rps "$bare_out")
-edge_n=$(field requests "$edge_out"); edge_bad=$(field non2xx "$edge_out"); edge_sock=$(field sockerr "$edge_out")
-enq=$((after - before))
 
 echo "== latency: openloop at $RATE beacons/s for ${DURATION}s"
 sleep 1
@@ -196,23 +214,23 @@ after2=$(xlen)
 
 echo
 echo "== results (nproc $(nproc), $(go env GOVERSION), scaled mode: PostgreSQL + Redis $(redis-cli -h 127.0.0.1 -p 6379 info server | grep -o 'redis_version:[0-9.]*' | cut -d: -f2), generator on the same machine)"
-ratio=$(awk -v a="$edge_rps" -v b="$bare_rps" 'BEGIN{printf "%.2f", a/b}')
-printf '   throughput: edge %s beacons/s, bare 204 %s req/s, ratio %s (targets: >= 25000, >= 0.4)\n' "$edge_rps" "$bare_rps" "$ratio"
-printf '   wrk edge:   p50 %s ms, p99 %s ms, non-2xx %s, socket errors %s, enqueued %s of %s beacons\n' \
-  "$(field p50_ms "$edge_out")" "$(field p99_ms "$edge_out")" "$edge_bad" "$edge_sock" "$enq" "$edge_n"
+printf '   throughput: edge %s beacons/s, bare 204 %s req/s, ratio %s (medians of %d rounds; ratios %s; targets: >= 25000, >= 0.4)\n' \
+  "$edge_rps" "$bare_rps" "$ratio" "$ROUNDS" "$(IFS=' '; echo "${ratios[*]}")"
+printf '   wrk edge:   p50 %s ms, p99 %s ms (medians), non-2xx %s, socket errors %s, enqueued %s of %s beacons\n' \
+  "$(median "${p50s[@]}")" "$(median "${p99s[@]}")" "$edge_bad" "$edge_sock" "$enq" "$edge_n"
 printf '   open loop:  %s/s target, %s/s achieved, p50 %s ms, p99 %s ms, max %s ms, non-2xx %s (target p99 <= 10 ms, 0 non-2xx)\n' \
   "$RATE" "$(field rps "$ol_out")" "$(field p50_ms "$ol_out")" "$(field p99_ms "$ol_out")" "$(field max_ms "$ol_out")" "$(field non2xx "$ol_out")"
-awk -v s="$c0s" -v S="$c1s" -v r="$c0r" -v R="$c1r" -v a="$t0" -v b="$t1" -v n="$edge_n" 'BEGIN{
-  w = b - a; printf "   cpu (wrk run): pixelgw %.2f cores, redis-server %.2f cores, of %d; per 1,000 beacons: pixelgw %.1f ms, redis %.1f ms\n",
-  (S - s) / w, (R - r) / w, '"$(nproc)"', (S - s) * 1e6 / n, (R - r) * 1e6 / n }'
-awk -v s="$b0" -v S="$b1" -v a="$tb0" -v b="$tb1" -v n="$(field requests "$bare_out")" 'BEGIN{
-  printf "   cpu (bare run): bare %.2f cores; per 1,000 requests %.1f ms\n", (S - s) / (b - a), (S - s) * 1e6 / n }'
+awk -v s="$edge_cpu" -v r="$redis_cpu" -v w="$edge_secs" -v n="$edge_n" 'BEGIN{
+  printf "   cpu (wrk runs): pixelgw %.2f cores, redis-server %.2f cores, of %d; per 1,000 beacons: pixelgw %.1f ms, redis %.1f ms\n",
+  s / w, r / w, '"$(nproc)"', s * 1e6 / n, r * 1e6 / n }'
+awk -v s="$bare_cpu" -v w="$bare_secs" -v n="$bare_n" 'BEGIN{
+  printf "   cpu (bare runs): bare %.2f cores; per 1,000 requests %.1f ms\n", s / w, s * 1e6 / n }'
 printf '   load average before the run: %s\n' "$load0"
 # Redis's own accounting of the admit scripts (the Redis is shared: other
 # clients' EVALSHAs during the run are counted too).
 stat() { grep -o "[:,]$1=[0-9.]*" <<<"$2" | cut -d= -f2; }
 awk -v c0="$(stat calls "$e0")" -v c1="$(stat calls "$e1")" -v u0="$(stat usec "$e0")" -v u1="$(stat usec "$e1")" -v n="$enq" 'BEGIN{
-  c = c1 - c0; if (c > 0) printf "   redis admit script (wrk run): %d calls, %.0f entries per call, %.0f us per call, %.1f us per entry\n", c, n / c, (u1 - u0) / c, (u1 - u0) / n }'
+  c = c1 - c0; if (c > 0) printf "   redis admit script (wrk runs): %d calls, %.0f entries per call, %.0f us per call, %.1f us per entry\n", c, n / c, (u1 - u0) / c, (u1 - u0) / n }'
 printf '   stream:     %s entries enqueued by the open-loop run\n' "$((after2 - after))"
 if [ -s "$work/serve.log" ]; then
   echo "   serve log (warnings):"; head -5 "$work/serve.log" | sed 's/^/     /'
