@@ -200,7 +200,7 @@ func (b *Batcher) Admit(ctx context.Context, entries []Entry) ([]Result, error) 
 	b.last = now
 	r := b.pool.Get().(*request)
 	r.entries, r.res, r.err, r.lead = entries, nil, nil, false
-	if b.leaders < b.cfg.InFlight {
+	if b.leaders < b.cfg.InFlight && b.want == 0 { // (a waiting batch takes every caller)
 		// Wait for others only when no batch is in flight (else the callers
 		// queue behind it anyway) and they arrive often enough to come.
 		wait := b.leaders == 0 && b.gap < b.cfg.MaxWait && len(entries) < b.cfg.FillEntries

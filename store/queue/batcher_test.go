@@ -229,11 +229,21 @@ func result(t *testing.T, c <-chan error) error {
 
 // A caller that starts a batch while callers arrive often waits for the
 // batch to fill, and the caller that fills it ends the wait at once (MaxWait
-// is a minute here: only that wake-up lets the test finish).
+// is a minute here: only that wake-up lets the test finish). With a second
+// batch allowed in flight, the callers still join the waiting one.
 func TestBatcherWaitsUntilFilled(t *testing.T) {
 	t.Parallel()
+	for _, inFlight := range []int{1, 2} {
+		t.Run(strconv.Itoa(inFlight), func(t *testing.T) {
+			t.Parallel()
+			testBatcherWaitsUntilFilled(t, inFlight)
+		})
+	}
+}
+
+func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 	f := &fakeQueue{}
-	b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 4})
+	b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 4, InFlight: inFlight})
 	require.NoError(t, b.Start(t.Context()))
 	done := make(chan error, 3)
 	admit := func(ids ...string) {
