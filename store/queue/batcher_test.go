@@ -60,15 +60,19 @@ func entries(ids ...string) []queue.Entry {
 	return out
 }
 
-func TestBatcherSplitsResults(t *testing.T) {
+// eachInFlight runs test as parallel subtests with one and two batches
+// allowed in flight.
+func eachInFlight(t *testing.T, test func(t *testing.T, inFlight int)) {
 	t.Parallel()
 	for _, inFlight := range []int{1, 2} {
 		t.Run(strconv.Itoa(inFlight), func(t *testing.T) {
 			t.Parallel()
-			testBatcherSplitsResults(t, inFlight)
+			test(t, inFlight)
 		})
 	}
 }
+
+func TestBatcherSplitsResults(t *testing.T) { eachInFlight(t, testBatcherSplitsResults) }
 
 func testBatcherSplitsResults(t *testing.T, inFlight int) {
 	f := &fakeQueue{gate: make(chan struct{})}
@@ -231,15 +235,7 @@ func result(t *testing.T, c <-chan error) error {
 // batch to fill, and the caller that fills it ends the wait at once (MaxWait
 // is a minute here: only that wake-up lets the test finish). With a second
 // batch allowed in flight, the callers still join the waiting one.
-func TestBatcherWaitsUntilFilled(t *testing.T) {
-	t.Parallel()
-	for _, inFlight := range []int{1, 2} {
-		t.Run(strconv.Itoa(inFlight), func(t *testing.T) {
-			t.Parallel()
-			testBatcherWaitsUntilFilled(t, inFlight)
-		})
-	}
-}
+func TestBatcherWaitsUntilFilled(t *testing.T) { eachInFlight(t, testBatcherWaitsUntilFilled) }
 
 func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 	f := &fakeQueue{}
