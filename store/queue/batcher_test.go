@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,13 @@ func (f *fakeQueue) Admit(_ context.Context, entries []queue.Entry) ([]queue.Res
 		res[i] = queue.Result(n)
 	}
 	return res, nil
+}
+
+// sizes returns the sizes of the batches admitted so far.
+func (f *fakeQueue) sizes() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches)
 }
 
 func entries(ids ...string) []queue.Entry {
@@ -113,10 +121,9 @@ func testBatcherSplitsResults(t *testing.T, inFlight int) {
 			require.Equal(t, queue.Result(n), outs[i].res[j], "call %d entry %d", i, j)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.Equal(t, uint64(len(f.batches)), b.Stats().Batches)
-	t.Logf("batch sizes: %v", f.batches)
+	sizes := f.sizes()
+	require.Equal(t, uint64(len(sizes)), b.Stats().Batches)
+	t.Logf("batch sizes: %v", sizes)
 }
 
 func TestBatcherCancelledBeforeHandOff(t *testing.T) {
@@ -133,9 +140,7 @@ func TestBatcherCancelledBeforeHandOff(t *testing.T) {
 	require.ErrorIs(t, err, queue.ErrClosed)
 	_, err = b.Admit(t.Context(), entries(""))
 	require.ErrorIs(t, err, queue.ErrInvalidEntry)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.Empty(t, f.batches)
+	require.Empty(t, f.sizes())
 }
 
 // A caller still waiting for a batch when its context ends leaves: its
@@ -163,9 +168,7 @@ func TestBatcherCancelledWhilePending(t *testing.T) {
 	close(f.gate)
 	require.NoError(t, <-first)
 	require.NoError(t, b.Stop(t.Context()))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.Equal(t, []int{1}, f.batches, "the withdrawn caller's entries were never admitted")
+	require.Equal(t, []int{1}, f.sizes(), "the withdrawn caller's entries were never admitted")
 }
 
 // Stop lets the batch in flight and every caller already waiting finish:
@@ -208,9 +211,7 @@ func TestBatcherStopDrainsWaiting(t *testing.T) {
 		require.NotEmpty(t, o.res)
 	}
 	require.NoError(t, <-stopped)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.Equal(t, []int{1, 3}, f.batches, "the waiting callers went as one batch, led by the first of them")
+	require.Equal(t, []int{1, 3}, f.sizes(), "the waiting callers went as one batch, led by the first of them")
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -259,9 +260,7 @@ func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 		require.NoError(t, result(t, done))
 	}
 	require.NoError(t, b.Stop(t.Context()))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.Equal(t, []int{4}, f.batches, "one batch, sent as soon as it held FillEntries entries")
+	require.Equal(t, []int{4}, f.sizes(), "one batch, sent as soon as it held FillEntries entries")
 }
 
 // The wait is bounded by MaxWait; callers that arrive less often than once
