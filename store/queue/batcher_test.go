@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -232,17 +233,38 @@ func result(t *testing.T, c <-chan error) error {
 	}
 }
 
-// A caller that starts a batch while callers arrive often waits for the
-// batch to fill, and the caller that fills it ends the wait at once (MaxWait
+// crowd admits n concurrent one-entry callers while the store holds the
+// first batches, so that the others go as one batch: recent batches then
+// carried about n-inFlight callers. It leaves the store ungated.
+func crowd(t *testing.T, b *queue.Batcher, f *fakeQueue, n int) {
+	t.Helper()
+	f.gate = make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := b.Admit(context.Background(), entries(strconv.Itoa(i)))
+			assert.NoError(t, err)
+		})
+	}
+	waitFor(t, func() bool { return int(f.entered.Load())+b.Stats().Waiting == n })
+	close(f.gate)
+	wg.Wait()
+}
+
+// A caller that starts a batch after batches of many callers waits for as
+// many, and the caller that completes them ends the wait at once (MaxWait
 // is a minute here: only that wake-up lets the test finish). With a second
-// batch allowed in flight, the callers still join the waiting one.
+// batch allowed in flight, new callers still join the waiting one.
 func TestBatcherWaitsUntilFilled(t *testing.T) { eachInFlight(t, testBatcherWaitsUntilFilled) }
 
 func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 	f := &fakeQueue{}
-	b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 4, InFlight: inFlight})
+	b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillCallers: 4, InFlight: inFlight})
 	require.NoError(t, b.Start(t.Context()))
-	done := make(chan error, 3)
+	crowd(t, b, f, 41) // batches of up to 39 callers: fill 4
+	require.Zero(t, b.Stats().Waits, "the crowd's batches did not wait")
+	before := len(f.sizes())
+	done := make(chan error, 4)
 	admit := func(ids ...string) {
 		res, err := b.Admit(context.Background(), entries(ids...))
 		if err == nil && len(res) != len(ids) {
@@ -254,54 +276,61 @@ func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 	waitFor(t, func() bool { return b.Stats().Waits == 1 }) // leads and waits: no batch yet
 	go admit("2")
 	waitFor(t, func() bool { return b.Stats().Waiting == 1 })
-	require.Zero(t, f.entered.Load(), "three entries of four: still waiting")
-	go admit("3", "4")
-	for range 3 {
+	go admit("3")
+	waitFor(t, func() bool { return b.Stats().Waiting == 2 })
+	require.Len(t, f.sizes(), before, "three callers of four: still waiting")
+	go admit("4", "5")
+	for range 4 {
 		require.NoError(t, result(t, done))
 	}
 	require.NoError(t, b.Stop(t.Context()))
-	require.Equal(t, []int{4}, f.sizes(), "one batch, sent as soon as it held FillEntries entries")
+	require.Equal(t, []int{5}, f.sizes()[before:], "one batch of the four callers, sent as soon as the fourth came")
 }
 
-// The wait is bounded by MaxWait; callers that arrive less often than once
-// per MaxWait are admitted without waiting.
+// One client calling back to back never waits; after a crowd, the waits that
+// bring no one time out after MaxWait and stop once the moving average has
+// fallen back; Stop ends a wait.
 func TestBatcherWaitBounds(t *testing.T) {
 	t.Parallel()
-	t.Run("sparse callers do not wait", func(t *testing.T) {
+	t.Run("a lone client does not wait", func(t *testing.T) {
 		t.Parallel()
 		f := &fakeQueue{}
-		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Millisecond, FillEntries: 8})
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute})
 		require.NoError(t, b.Start(t.Context()))
-		for i := range 5 {
-			_, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
+		for i := range 50 {
+			res, err := b.Admit(t.Context(), entries(strconv.Itoa(i), "7"))
 			require.NoError(t, err)
-			time.Sleep(5 * time.Millisecond) // > MaxWait between callers
+			require.Equal(t, []queue.Result{queue.Result(i), 7}, res)
 		}
 		require.NoError(t, b.Stop(t.Context()))
 		require.Zero(t, b.Stats().Waits)
 	})
-	t.Run("a wait that does not fill times out", func(t *testing.T) {
+	t.Run("waits for no one time out and stop", func(t *testing.T) {
 		t.Parallel()
 		f := &fakeQueue{}
-		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: 2 * time.Millisecond, FillEntries: 100})
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: 2 * time.Millisecond})
 		require.NoError(t, b.Start(t.Context()))
-		// Back-to-back callers: once their moving average falls under
-		// MaxWait each lone caller waits, for nothing, and goes alone.
-		for i := range 80 {
+		crowd(t, b, f, 41)
+		for i := range 50 {
 			res, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
 			require.NoError(t, err)
 			require.Equal(t, []queue.Result{queue.Result(i)}, res)
 		}
+		waits := b.Stats().Waits
+		require.NotZero(t, waits, "the first lone callers waited")
+		for i := range 10 {
+			_, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
+			require.NoError(t, err)
+		}
+		require.Equal(t, waits, b.Stats().Waits, "the waits stopped as the average fell")
 		require.NoError(t, b.Stop(t.Context()))
-		st := b.Stats()
-		require.NotZero(t, st.Waits)
-		require.Equal(t, uint64(80), st.Batches)
 	})
 	t.Run("stop ends a wait", func(t *testing.T) {
 		t.Parallel()
 		f := &fakeQueue{}
-		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute, FillEntries: 10})
+		b := queue.NewBatcher(f, queue.BatcherConfig{MaxWait: time.Minute})
 		require.NoError(t, b.Start(t.Context()))
+		crowd(t, b, f, 41)
 		done := make(chan error, 1)
 		go func() {
 			_, err := b.Admit(context.Background(), entries("1"))
@@ -310,6 +339,5 @@ func TestBatcherWaitBounds(t *testing.T) {
 		waitFor(t, func() bool { return b.Stats().Waits == 1 })
 		require.NoError(t, b.Stop(t.Context()))
 		require.NoError(t, result(t, done))
-		require.Equal(t, uint64(1), b.Stats().Batches)
 	})
 }

@@ -35,13 +35,13 @@ func BenchmarkAdmitBatcher(b *testing.B) {
 		{}, // the defaults
 		{MaxWait: -1},
 		{MaxWait: 500 * time.Microsecond},
-		{FillEntries: 64},
+		{FillCallers: 64},
 		{InFlight: 1},
 		{InFlight: 2},
 		{MaxEntries: 256},
 		{MaxEntries: 1024},
 	} {
-		name := fmt.Sprintf("maxwait=%s/fill=%d/inflight=%d/max=%d", c.MaxWait, c.FillEntries, c.InFlight, c.MaxEntries)
+		name := fmt.Sprintf("maxwait=%s/fill=%d/inflight=%d/max=%d", c.MaxWait, c.FillCallers, c.InFlight, c.MaxEntries)
 		b.Run(name, func(b *testing.B) {
 			q := benchQueue(b)
 			bt := queue.NewBatcher(q, c)
