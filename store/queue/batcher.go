@@ -299,9 +299,9 @@ func (b *Batcher) lead(first *request, wait bool) {
 		k++
 	}
 	b.queued -= n - len(first.entries)
-	// Callers per batch: up at once to a larger batch, down by 1/8 of the
-	// difference per smaller one.
-	if c := float64(len(batch)); c > b.size {
+	// Callers per batch (counted up to FillCallers): up at once to a larger
+	// batch, down by 1/8 of the difference per smaller one.
+	if c := float64(min(len(batch), b.cfg.FillCallers)); c > b.size {
 		b.size = c
 	} else {
 		b.size += (c - b.size) / 8
