@@ -4,8 +4,9 @@
 #
 #   scripts/loadtest/run.sh            # defaults below
 #   DURATION=20 RATE=15000 scripts/loadtest/run.sh
+#   ROUNDS=5 scripts/loadtest/run.sh   # more alternated bare/edge rounds for the median ratio
 #   BIN=/path/to/pixelgw scripts/loadtest/run.sh   # test another build
-#   PROFILE=/tmp/cpu.prof scripts/loadtest/run.sh  # also a CPU profile of pixelgw during the wrk run
+#   PROFILE=/tmp/cpu.prof scripts/loadtest/run.sh  # also a CPU profile of pixelgw during the first edge run
 #
 # It builds pixelgw (or takes BIN) and two helpers (bare/, openloop/), creates a PostgreSQL schema of its
 # own and a random Redis key prefix, migrates, seeds the demo tenant, starts
