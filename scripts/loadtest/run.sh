@@ -5,6 +5,7 @@
 #   scripts/loadtest/run.sh            # defaults below
 #   DURATION=20 RATE=15000 scripts/loadtest/run.sh
 #   ROUNDS=5 scripts/loadtest/run.sh   # more alternated bare/edge rounds for the median ratio
+#   WARMUP=0 scripts/loadtest/run.sh   # no warm-up run before the measured rounds
 #   BIN=/path/to/pixelgw scripts/loadtest/run.sh   # test another build
 #   PROFILE=/tmp/cpu.prof scripts/loadtest/run.sh  # also a CPU profile of pixelgw during the first edge run
 #
@@ -35,6 +36,7 @@ cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10}          # seconds per wrk run and for the open-loop run
 ROUNDS=${ROUNDS:-3}               # alternated bare/edge wrk runs
+WARMUP=${WARMUP:-3}               # seconds of unmeasured wrk load on each server first (0: none)
 RATE=${RATE:-15000}               # open-loop beacons/s
 THREADS=${THREADS:-2}             # wrk threads
 CONNS=${CONNS:-64}                # wrk connections
@@ -167,6 +169,14 @@ serve_pid=${pids[0]}
 # the machine's drift (±15% within minutes on the dev VM) hits both sides;
 # the ratio is the median of each round's edge/bare.
 echo "== throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, closed loop, $ROUNDS alternated rounds"
+# A warm-up on each server first, not measured: the first seconds of a
+# fresh process (heap growth, worker goroutines, Redis's new stream and
+# dedup keyspace) are not what either server does in its steady state.
+if [ "$WARMUP" -gt 0 ]; then
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s scripts/loadtest/beacon.lua "http://127.0.0.1:$BARE_PORT" >/dev/null
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s scripts/loadtest/beacon.lua "$edge" >/dev/null
+  echo "   (after a ${WARMUP}s unmeasured warm-up run on each)"
+fi
 evalsha() { redis-cli -h 127.0.0.1 -p 6379 info commandstats | grep '^cmdstat_evalsha:' | tr -d '\r'; }
 e0=$(evalsha)
 bare_cpu=0 bare_secs=0 bare_n=0 edge_cpu=0 redis_cpu=0 edge_secs=0 edge_n=0 edge_bad=0 edge_sock=0 enq=0
