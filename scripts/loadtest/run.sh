@@ -15,7 +15,7 @@
 # consent endpoint (paths read from the demo page and the loader), then:
 #   1. throughput: wrk (closed loop, beacon.lua: unique event ids) against a
 #      bare fasthttp 204 server and against the edge, alternated ROUNDS
-#      times, and the median ratio;
+#      times after an unmeasured WARMUP run on each, and the median ratio;
 #   2. latency: openloop/ at a fixed RATE beacons/s: p50, p99, non-2xx;
 #   3. checks that every 2xx beacon was really enqueued (the stream's
 #      entries-added counter), and reports CPU per beacon and Redis's
