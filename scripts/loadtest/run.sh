@@ -173,8 +173,8 @@ echo "== throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, closed loop, $ROUND
 # fresh process (heap growth, worker goroutines, Redis's new stream and
 # dedup keyspace) are not what either server does in its steady state.
 if [ "$WARMUP" -gt 0 ]; then
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s scripts/loadtest/beacon.lua "http://127.0.0.1:$BARE_PORT" >/dev/null
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s scripts/loadtest/beacon.lua "$edge" >/dev/null
+  DURATION=$WARMUP runwrk "http://127.0.0.1:$BARE_PORT" >/dev/null
+  DURATION=$WARMUP runwrk "$edge" >/dev/null
   echo "   (after a ${WARMUP}s unmeasured warm-up run on each)"
 fi
 evalsha() { redis-cli -h 127.0.0.1 -p 6379 info commandstats | grep '^cmdstat_evalsha:' | tr -d '\r'; }
