@@ -74,9 +74,13 @@ func BenchmarkAdmitDirect(b *testing.B) {
 // and measure that instead.
 func BenchmarkAdmitBatch100(b *testing.B) { benchAdmitBatch(b, 100) }
 
-// BenchmarkAdmitBatch10 is the same with batches of 10, the size the edge's
-// Batcher forms in the load test: the script's per-call cost weighs more.
+// BenchmarkAdmitBatch10 is the same with batches of 10, as an open loop at
+// moderate rates forms them: the script's per-call cost weighs more.
 func BenchmarkAdmitBatch10(b *testing.B) { benchAdmitBatch(b, 10) }
+
+// BenchmarkAdmitBatch20 is the size the edge's Batcher forms in the closed
+// loop of scripts/loadtest/run.sh on the 2-core machine (20-21 per call).
+func BenchmarkAdmitBatch20(b *testing.B) { benchAdmitBatch(b, 20) }
 
 // BenchmarkAdmitBatch1 is a lone beacon per call, as under light load: the
 // script's fixed cost per call.
