@@ -108,7 +108,9 @@ local function xadd(kind, rec, vis)
   else
     id = redis.pcall('XADD', stream, '*', 'k', kind, 'v', rec)
   end
-  if type(id) == 'table' then return id end
+  -- An id is a string, an error a table. Indexing a string reads the
+  -- string library (no err): far cheaper than type(), which makes a string.
+  if id.err then return id end
   ids[#ids + 1] = id
 end
 
@@ -130,7 +132,9 @@ for i = 1, #batch, 7 do
       -- NX GET: false when the mark was set, its old value when it
       -- existed; no status table to build.
       local old = redis.pcall('SET', dk, '1', 'PX', win, 'NX', 'GET')
-      if type(old) == 'table' then return fail('SET', old) end
+      -- Our marks hold '1' (Lua interns strings, so that test is a pointer
+      -- comparison); only another value may be an error table.
+      if old and old ~= '1' and type(old) == 'table' then return fail('SET', old) end
       if old then
         r = '2'
       else

@@ -148,6 +148,34 @@ func TestFailedEnqueueLeavesNoMark(t *testing.T) {
 	}
 }
 
+// A dedup key written by someone else: holding another type, the SET fails
+// midway through the batch and what the batch wrote before it is undone;
+// holding another string, the entry is a duplicate.
+func TestDedupKeyWrittenByOthers(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	q, rdb := newQueue(t, queue.Options{})
+	tenant := queuetest.ID()
+
+	es := []queue.Entry{entry(tenant), entry(tenant), entry(tenant)}
+	require.NoError(t, rdb.HSet(ctx, q.DedupKey(&es[1]), "f", "v").Err())
+	res, err := q.Admit(ctx, es)
+	require.ErrorIs(t, err, queueredis.ErrWrongType)
+	require.Nil(t, res)
+	n, err := rdb.Exists(ctx, q.DedupKey(&es[0])).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "the first entry's mark is undone")
+	l, err := rdb.XLen(ctx, q.StreamKey()).Result()
+	require.NoError(t, err)
+	require.Zero(t, l, "the first entry's stream entry is undone")
+
+	es = []queue.Entry{entry(tenant), entry(tenant), entry(tenant)}
+	require.NoError(t, rdb.Set(ctx, q.DedupKey(&es[1]), "x", 0).Err())
+	res, err = q.Admit(ctx, es)
+	require.NoError(t, err)
+	require.Equal(t, []queue.Result{queue.Queued, queue.Duplicate, queue.Queued}, res)
+}
+
 func TestWrongTypeError(t *testing.T) {
 	t.Parallel()
 	q, rdb := newQueue(t, queue.Options{})
