@@ -69,9 +69,8 @@ func BenchmarkAdmitDirect(b *testing.B) {
 
 // BenchmarkAdmitBatch100 is one caller admitting batches of 100: the script's
 // cost per entry without concurrency. Payloads look like the edge's records
-// (UUIDs, times, a page URL): Lua 5.1 hashes a long string from ~32 sampled
-// bytes, so near-identical payloads would all collide in its string table
-// and measure that instead.
+// (UUIDs, times, a page URL, ~600 bytes): Redis's Lua hashes every byte of
+// every string it makes, so their size is what the script pays for.
 func BenchmarkAdmitBatch100(b *testing.B) { benchAdmitBatch(b, 100) }
 
 // BenchmarkAdmitBatch10 is the same with batches of 10, as an open loop at
