@@ -288,8 +288,8 @@ func testBatcherWaitsUntilFilled(t *testing.T, inFlight int) {
 }
 
 // One client calling back to back never waits; after a crowd, the waits that
-// bring no one time out after MaxWait and stop once the moving average has
-// fallen back; Stop ends a wait.
+// bring no one time out after MaxWait and stop once the recent batch size has
+// decayed; Stop ends a wait.
 func TestBatcherWaitBounds(t *testing.T) {
 	t.Parallel()
 	t.Run("a lone client does not wait", func(t *testing.T) {
@@ -322,7 +322,7 @@ func TestBatcherWaitBounds(t *testing.T) {
 			_, err := b.Admit(t.Context(), entries(strconv.Itoa(i)))
 			require.NoError(t, err)
 		}
-		require.Equal(t, waits, b.Stats().Waits, "the waits stopped as the average fell")
+		require.Equal(t, waits, b.Stats().Waits, "the waits stopped as the recent batch size decayed")
 		require.NoError(t, b.Stop(t.Context()))
 	})
 	t.Run("stop ends a wait", func(t *testing.T) {
