@@ -76,6 +76,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+# The price of a syscall here, taken before any load: a 1-byte read + write
+# pair through dd. It tells the dev VMs apart (README, Edge performance:
+# 2.5-2.9 us on the paravirtualized one, where the edge and the bare server
+# both manage 2-2.5x less than on the fast one).
+syscall_us=$(LC_ALL=C dd if=/dev/zero of=/dev/null bs=1 count=200000 2>&1 |
+  awk '/copied/ { for (i = 2; i <= NF; i++) if ($i == "s,") printf "%.2f", $(i - 1) * 1e6 / 200000 }')
 echo "== build"
 if [ -n "${BIN:-}" ]; then   # a prebuilt binary (another commit)
   cp "$BIN" "$work/pixelgw"
@@ -236,7 +242,7 @@ awk -v s="$edge_cpu" -v r="$redis_cpu" -v w="$edge_secs" -v n="$edge_n" 'BEGIN{
   s / w, r / w, '"$(nproc)"', s * 1e6 / n, r * 1e6 / n }'
 awk -v s="$bare_cpu" -v w="$bare_secs" -v n="$bare_n" 'BEGIN{
   printf "   cpu (bare runs): bare %.2f cores; per 1,000 requests %.1f ms\n", s / w, s * 1e6 / n }'
-printf '   load average before the run: %s\n' "$load0"
+printf '   load average before the run: %s; a 1-byte read + write pair (dd): %s us\n' "$load0" "$syscall_us"
 # Redis's own accounting of the admit scripts (the Redis is shared: other
 # clients' EVALSHAs during the run are counted too).
 stat() { grep -o "[:,]$1=[0-9.]*" <<<"$2" | cut -d= -f2; }
